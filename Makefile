@@ -1,0 +1,35 @@
+# Two commands on a fresh machine: `make demo` and `make test` (see README).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test bench lint clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	@# torch first, pinned: pip takes the CPU build from local disk instead of a multi-GB CUDA build
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/supportbot demo
+
+test: $(STAMP)
+	@REDIS_URL="$$(scripts/ensure-redis)" || exit 1; \
+	  echo "Redis for tests: $$REDIS_URL"; \
+	  REDIS_URL="$$REDIS_URL" $(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check bot knowledge adapters tests bench
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .supportbot .pytest_cache

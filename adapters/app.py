@@ -1,0 +1,28 @@
+"""The one place that wires settings into the knowledge base and (later) the bot and its adapters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from adapters.settings import Settings
+from knowledge.embeddings import MiniLMEmbedder
+from knowledge.kb import KnowledgeBase
+
+SAMPLE_HELPCENTRE = Path(__file__).resolve().parent.parent / "knowledge" / "sample_helpcentre"
+
+
+def build_embedder(settings: Settings) -> MiniLMEmbedder:
+    return MiniLMEmbedder(batch_size=settings.embed_batch_size)
+
+
+def build_kb(
+    settings: Settings, *, name: str | None = None, embedder: MiniLMEmbedder | None = None
+) -> KnowledgeBase:
+    return KnowledgeBase.open(
+        data_dir=settings.data_dir,
+        name=name or settings.kb,
+        chroma_host=settings.chroma_host,
+        chroma_port=settings.chroma_port,
+        embedder=embedder or build_embedder(settings),
+        max_file_bytes=int(settings.max_file_mb * 1024 * 1024),
+    )

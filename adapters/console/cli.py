@@ -1,0 +1,232 @@
+"""The `supportbot` command line: ingest, kb status/rollback, search, eval, demo."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from adapters.app import SAMPLE_HELPCENTRE, build_embedder, build_kb
+from adapters.console import messages as msg
+from adapters.settings import Settings, load_settings
+from knowledge.evaluation import DatasetError, evaluate_retrieval, load_beir
+from knowledge.kb import KnowledgeBase
+from knowledge.reload import ReloadError, ReloadReport
+from knowledge.retrieval import Hit, Scope
+from knowledge.store import InvalidKBName
+
+app = typer.Typer(help=msg.APP_HELP, no_args_is_help=True, add_completion=False)
+kb_app = typer.Typer(help=msg.KB_HELP, no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+
+out = Console()
+err = Console(stderr=True)
+
+KbOpt = Annotated[str | None, typer.Option("--kb", help=msg.KB_OPT)]
+JsonOpt = Annotated[bool, typer.Option("--json", help=msg.JSON_OPT)]
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(msg.ERROR.format(message=message), markup=False, highlight=False)
+    return typer.Exit(code)
+
+
+def open_kb(settings: Settings, name: str | None) -> KnowledgeBase:
+    try:
+        return build_kb(settings, name=name)
+    except InvalidKBName as exc:
+        raise fail(str(exc), 2) from exc
+
+
+@contextmanager
+def progress_bars(enabled: bool = True) -> Iterator[Any]:
+    """Rich progress bars on stderr, one per stage; yields a `(stage, done, total)` callback."""
+    bars = Progress(
+        TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, transient=False, disable=not enabled,
+    )
+    tasks: dict[str, Any] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bars.add_task(msg.STAGES.get(stage, stage), total=total or None)
+        bars.update(tasks[stage], completed=done, total=total or None)
+
+    with bars:
+        yield update
+
+
+def run_ingest(kb: KnowledgeBase, path: Path, *, allow_empty: bool, show_progress: bool) -> ReloadReport:
+    files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
+    with progress_bars(show_progress) as progress:
+        seen = 0
+
+        def on_file(_: Path) -> None:
+            nonlocal seen
+            seen += 1
+            progress("read", seen, len(files))
+
+        loaded = kb.load(path, on_file=on_file)
+        progress("read", len(files), len(files))
+        for s in loaded.skipped:
+            err.print(msg.SKIPPED.format(path=s.path, reason=s.reason), markup=False, highlight=False)
+        return kb.reload_documents(
+            loaded.documents, skipped=loaded.skipped, progress=progress, allow_empty=allow_empty
+        )
+
+
+@app.command(help=msg.INGEST_HELP)
+def ingest(
+    path: Annotated[Path, typer.Argument(help="Help-centre folder (or a single file).")],
+    kb: KbOpt = None,
+    allow_empty: Annotated[
+        bool, typer.Option("--allow-empty", help="Allow replacing the index with an empty one.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    if not path.exists():
+        raise fail(msg.PATH_MISSING.format(path=path).removeprefix("error: "), 2)
+    settings = load_settings()
+    knowledge = open_kb(settings, kb)
+    try:
+        report = run_ingest(knowledge, path, allow_empty=allow_empty, show_progress=not as_json)
+    except ReloadError as exc:
+        raise fail(str(exc)) from exc
+    summary = report.summary()
+    if as_json:
+        payload = {"kb": report.kb, **summary, "skipped_files": [asdict(s) for s in report.skipped],
+                   "changes": {"added": report.added, "updated": report.updated, "removed": report.removed}}
+        out.print_json(json.dumps(payload))
+    else:
+        out.print(msg.RELOAD_DONE.format(kb=report.kb, **summary), highlight=False)
+
+
+@kb_app.command("status", help=msg.STATUS_HELP)
+def kb_status(kb: KbOpt = None, as_json: JsonOpt = False) -> None:
+    knowledge = open_kb(load_settings(), kb)
+    st = knowledge.status()
+    if as_json:
+        out.print_json(json.dumps(asdict(st)))
+        return
+    if st.current is None:
+        out.print(msg.NOTHING_INDEXED.format(kb=st.kb))
+        return
+    swapped = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(st.swapped_at)) if st.swapped_at else "-"
+    table = Table(show_header=False, box=None)
+    for key, value in (
+        ("knowledge base", st.kb), ("backend", st.backend), ("live version", st.current),
+        ("previous version", st.previous if st.previous is not None else "-"),
+        ("documents", st.documents), ("chunks", st.chunks), ("switched at", swapped),
+        ("reload running", st.reload_running or "no"),
+    ):
+        table.add_row(key, str(value))
+    if st.last_reload:
+        lr = st.last_reload
+        table.add_row("last reload", f"+{lr.get('added')} ~{lr.get('updated')} -{lr.get('removed')} "
+                      f"={lr.get('unchanged')} in {lr.get('seconds')}s")
+    out.print(table)
+
+
+@kb_app.command("rollback", help=msg.ROLLBACK_HELP)
+def kb_rollback(kb: KbOpt = None) -> None:
+    knowledge = open_kb(load_settings(), kb)
+    try:
+        state = knowledge.rollback()
+    except ReloadError as exc:
+        raise fail(str(exc)) from exc
+    out.print(msg.ROLLED_BACK.format(kb=knowledge.name, current=state.current, previous=state.previous))
+
+
+def hit_json(h: Hit) -> dict[str, Any]:
+    return {"doc_id": h.doc_id, "title": h.title, "url": h.url, "score": round(h.score, 4),
+            "headings": h.headings, "chunk_id": h.chunk_id, "text": h.text}
+
+
+def print_hits(hits: list[Hit]) -> None:
+    if not hits:
+        out.print(msg.NO_RESULTS)
+    for n, h in enumerate(hits, 1):
+        where = f" > {h.headings}" if h.headings else ""
+        out.print(f"[bold][{n}] {h.title}{where}[/bold]  [dim]({h.score:.3f})[/dim]")
+        if h.url:
+            out.print(f"    {h.url}", highlight=False)
+        snippet = " ".join(h.text.split())
+        out.print(f"    {snippet[:240]}{'…' if len(snippet) > 240 else ''}", markup=False, highlight=False)
+
+
+@app.command(help=msg.SEARCH_HELP)
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    k: Annotated[int, typer.Option("-k", "--k", min=1, max=100, help="How many articles.")] = 5,
+    kb: KbOpt = None,
+    category: Annotated[list[str] | None, typer.Option(help="Only these categories.")] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="Only articles with one of these tags.")] = None,
+    audience: Annotated[list[str] | None, typer.Option(help="Only these audiences.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    knowledge = open_kb(load_settings(), kb)
+    if knowledge.live() is None:
+        raise fail(msg.NOTHING_INDEXED.format(kb=knowledge.name))
+    scope = Scope(categories=tuple(category or ()), tags=tuple(tag or ()), audiences=tuple(audience or ()))
+    hits = knowledge.search(query, k=k, scope=scope)
+    if as_json:
+        out.print_json(json.dumps({"query": query, "results": [hit_json(h) for h in hits]}))
+    else:
+        print_hits(hits)
+
+
+@app.command("eval", help=msg.EVAL_HELP)
+def eval_cmd(
+    dataset_dir: Annotated[Path, typer.Argument(help="A BEIR-format dataset folder.")],
+    split: Annotated[str, typer.Option(help="Which qrels/<split>.tsv to score.")] = "dev",
+    k: Annotated[int, typer.Option("--k", min=1, max=100, help="Retrieval depth.")] = 10,
+    as_json: JsonOpt = False,
+) -> None:
+    try:
+        evalset = load_beir(dataset_dir, split=split)
+    except DatasetError as exc:
+        raise fail(str(exc), 2) from exc
+    settings = load_settings()
+    with progress_bars(not as_json) as progress:
+        result = evaluate_retrieval(evalset, embedder=build_embedder(settings), k=k, progress=progress)
+    if as_json:
+        out.print_json(json.dumps(result))
+        return
+    table = Table(title=f"{evalset.name} ({split}, {result['n_queries']} queries)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in result.items():
+        if key not in ("dataset",):
+            table.add_row(key, str(value))
+    out.print(table)
+
+
+@app.command(help=msg.DEMO_HELP)
+def demo() -> None:
+    settings = load_settings()
+    knowledge = open_kb(settings, None)
+    report = run_ingest(knowledge, SAMPLE_HELPCENTRE, allow_empty=False, show_progress=True)
+    out.print(msg.RELOAD_DONE.format(kb=report.kb, **report.summary()), highlight=False)
+    for question in msg.DEMO_QUESTIONS:
+        out.rule(question)
+        print_hits(knowledge.search(question, k=3))
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

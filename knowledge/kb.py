@@ -1,0 +1,188 @@
+"""A knowledge base: its Chroma versions, the live pointer, reloads and the in-memory read side."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from chromadb.api.models.Collection import Collection
+
+from knowledge.documents import LoadResult, SourceDocument
+from knowledge.embeddings import MiniLMEmbedder
+from knowledge.lexical import LexicalIndex
+from knowledge.loaders import load_folder
+from knowledge.reload import Progress, Reloader, ReloadReport, search_text
+from knowledge.retrieval import FusionConfig, Hit, HybridRetriever, HybridSearcher, Scope
+from knowledge.store import ChromaStore, check_kb_name, open_client
+from knowledge.versions import FileLock, FilePointer, PointerState, ReloadLock, VersionPointer
+
+
+@dataclass
+class LiveIndex:
+    """Everything a query needs about one index version, loaded once per version per process."""
+
+    version: int
+    collection: Collection
+    ids: list[str]
+    texts: list[str]
+    metadatas: list[dict[str, Any]]
+    lexical: LexicalIndex
+    position: dict[str, int]
+    _masks: OrderedDict[Scope, np.ndarray] = field(default_factory=OrderedDict)
+
+    @property
+    def size(self) -> int:
+        return len(self.ids)
+
+    def mask(self, scope: Scope) -> np.ndarray | None:
+        if scope.unrestricted:
+            return None
+        hit = self._masks.get(scope)
+        if hit is None:
+            hit = np.array([scope.allows(m) for m in self.metadatas], dtype=bool)
+            self._masks[scope] = hit
+            if len(self._masks) > 64:
+                self._masks.popitem(last=False)
+        return hit
+
+
+@dataclass(frozen=True)
+class KBStatus:
+    kb: str
+    current: int | None
+    previous: int | None
+    documents: int
+    chunks: int
+    swapped_at: float | None
+    last_reload: dict[str, object] | None
+    reload_running: str | None
+    backend: str
+
+
+class KnowledgeBase:
+    def __init__(
+        self,
+        *,
+        name: str,
+        store: ChromaStore,
+        embedder: MiniLMEmbedder,
+        pointer: VersionPointer,
+        lock: ReloadLock,
+        backend: str = "embedded",
+        max_file_bytes: int = 10 * 1024 * 1024,
+        fusion: FusionConfig | None = None,
+    ) -> None:
+        self.name = check_kb_name(name)
+        self.store = store
+        self.embedder = embedder
+        self.pointer = pointer
+        self.lock = lock
+        self.backend = backend
+        self.max_file_bytes = max_file_bytes
+        self.reloader = Reloader(kb=name, store=store, embedder=embedder, pointer=pointer, lock=lock)
+        self.searcher = HybridSearcher(self, config=fusion)
+        self._live: LiveIndex | None = None
+        self._live_lock = threading.Lock()
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        data_dir: Path,
+        name: str = "default",
+        chroma_host: str | None = None,
+        chroma_port: int = 8000,
+        embedder: MiniLMEmbedder | None = None,
+        max_file_bytes: int = 10 * 1024 * 1024,
+    ) -> KnowledgeBase:
+        check_kb_name(name)
+        client = open_client(data_dir=data_dir, host=chroma_host, port=chroma_port)
+        kb_dir = data_dir / "kb" / name
+        return cls(
+            name=name,
+            store=ChromaStore(client),
+            embedder=embedder or MiniLMEmbedder(),
+            pointer=FilePointer(kb_dir / "pointer.json"),
+            lock=FileLock(kb_dir / "reload.lock"),
+            backend=f"chroma server {chroma_host}:{chroma_port}" if chroma_host else "embedded chroma",
+            max_file_bytes=max_file_bytes,
+        )
+
+    # --- write side -------------------------------------------------------------------------
+    def load(self, path: Path, *, on_file: Callable[[Path], None] | None = None) -> LoadResult:
+        return load_folder(path, max_bytes=self.max_file_bytes, on_file=on_file)
+
+    def reload(
+        self, path: Path, *, progress: Progress | None = None, allow_empty: bool = False
+    ) -> ReloadReport:
+        """Load a help-centre folder and make it the live version (see reload.py)."""
+        loaded = self.load(path)
+        return self.reload_documents(
+            loaded.documents, skipped=loaded.skipped, progress=progress, allow_empty=allow_empty
+        )
+
+    def reload_documents(
+        self,
+        documents: list[SourceDocument],
+        *,
+        skipped: list[Any] | None = None,
+        progress: Progress | None = None,
+        allow_empty: bool = False,
+    ) -> ReloadReport:
+        return self.reloader.run(
+            documents, skipped=skipped or [], progress=progress, allow_empty=allow_empty
+        )
+
+    def rollback(self) -> PointerState:
+        return self.reloader.rollback()
+
+    # --- read side --------------------------------------------------------------------------
+    def live(self) -> LiveIndex | None:
+        """The live version, following the pointer on every call so a swap is seen at once."""
+        version = self.pointer.read().current
+        cached = self._live
+        if version is None:
+            return None
+        if cached is not None and cached.version == version:
+            return cached
+        with self._live_lock:
+            if self._live is None or self._live.version != version:
+                self._live = self._load_live(version)
+            return self._live
+
+    def _load_live(self, version: int) -> LiveIndex:
+        col = self.store.get(self.name, version)
+        ids, texts, metas = [], [], []
+        for sc in self.store.iter_all(col):
+            ids.append(sc.chunk_id)
+            texts.append(sc.text)
+            metas.append(sc.metadata)
+        lexical = LexicalIndex([search_text(t, m) for t, m in zip(texts, metas, strict=False)])
+        return LiveIndex(
+            version=version, collection=col, ids=ids, texts=texts, metadatas=metas,
+            lexical=lexical, position={cid: i for i, cid in enumerate(ids)},
+        )
+
+    def search(
+        self, query: str, *, k: int = 5, scope: Scope | None = None, history: tuple[str, ...] = ()
+    ) -> list[Hit]:
+        return self.searcher.search(query, k=k, scope=scope, history=history)
+
+    def as_retriever(self, *, k: int = 5, scope: Scope | None = None) -> HybridRetriever:
+        return HybridRetriever(searcher=self.searcher, k=k, scope=scope)
+
+    def status(self) -> KBStatus:
+        state = self.pointer.read()
+        live = self.live()
+        docs = len({m.get("doc_id") for m in live.metadatas}) if live else 0
+        return KBStatus(
+            kb=self.name, current=state.current, previous=state.previous,
+            documents=docs, chunks=live.size if live else 0, swapped_at=state.swapped_at,
+            last_reload=state.reports.get(str(state.current)),
+            reload_running=self.lock.holder(), backend=self.backend,
+        )
