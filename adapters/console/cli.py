@@ -30,8 +30,8 @@ app = typer.Typer(help=msg.APP_HELP, no_args_is_help=True, add_completion=False)
 kb_app = typer.Typer(help=msg.KB_HELP, no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 KbOpt = Annotated[str | None, typer.Option("--kb", help=msg.KB_OPT)]
 JsonOpt = Annotated[bool, typer.Option("--json", help=msg.JSON_OPT)]

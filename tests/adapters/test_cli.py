@@ -1,0 +1,98 @@
+"""The `supportbot` CLI as a user runs it: in-process for speed, plus the real console script."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from adapters.console.cli import app
+from tests.conftest import write_articles
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def run(tmp_path: Path, embedder):  # noqa: ANN001, ANN201 - embedder: load the model once
+    runner = CliRunner()
+    env = {"SUPPORTBOT_DATA_DIR": str(tmp_path / "data"), "CHROMA_HOST": ""}
+
+    def invoke(*args: str):  # noqa: ANN202
+        return runner.invoke(app, list(args), env=env)
+
+    return invoke
+
+
+def test_ingest_skips_bad_files_with_named_warnings(run, tmp_path: Path) -> None:  # noqa: ANN001
+    hc = write_articles(tmp_path / "hc")
+    (hc / "broken.md").write_text("---\ntitle: [unclosed\n---\nbody\n")
+    (hc / "empty.md").write_text("")
+    (hc / "latin1.txt").write_bytes("caf\xe9 menu".encode("latin-1"))
+    (hc / "blob.md").write_bytes(b"\x00\x01\x02binary")
+    result = run("ingest", str(hc), "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["added"] == 4 and payload["skipped"] == 4
+    reasons = {s["path"]: s["reason"] for s in payload["skipped_files"]}
+    assert reasons["broken.md"].startswith("malformed front matter")
+    assert reasons["empty.md"] == "empty file"
+    assert reasons["latin1.txt"].startswith("not valid UTF-8")
+    assert reasons["blob.md"] == "binary file"
+    for path in reasons:
+        assert f"warning: skipped {path}:" in result.stderr
+
+
+def test_ingest_human_summary_then_status_search_rollback(run, tmp_path: Path) -> None:  # noqa: ANN001
+    hc = write_articles(tmp_path / "hc")
+    first = run("ingest", str(hc))
+    assert first.exit_code == 0
+    assert "Indexed 4 documents into 'default' version 1" in first.stdout
+    (hc / "mobile/offline.md").unlink()
+    second = run("ingest", str(hc))
+    assert "0 added, 0 updated, 1 removed, 3 unchanged" in second.stdout
+
+    status = json.loads(run("kb", "status", "--json").stdout)
+    assert status["current"] == 2 and status["previous"] == 1 and status["documents"] == 3
+    assert "live version" in run("kb", "status").stdout
+
+    found = json.loads(run("search", "E-4011", "-k", "2", "--json").stdout)
+    assert found["results"][0]["doc_id"] == "troubleshooting/error-e4011.md"
+    assert found["results"][0]["url"] == "https://help.example.test/troubleshooting/error-e4011"
+    scoped = json.loads(run("search", "refund", "--category", "security", "--json").stdout)
+    assert {r["doc_id"] for r in scoped["results"]} == {"security/two-factor.md"}
+    assert "[1] Sync error E-4011" in run("search", "E-4011").stdout
+
+    back = run("kb", "rollback")
+    assert back.exit_code == 0 and "now serves version 1 (was 2)" in back.stdout
+    assert json.loads(run("kb", "status", "--json").stdout)["documents"] == 4
+
+
+def test_errors_are_one_line_with_exit_codes(run, tmp_path: Path) -> None:  # noqa: ANN001
+    missing = run("ingest", str(tmp_path / "nope"))
+    assert missing.exit_code == 2
+    assert missing.stderr.strip() == f"error: {tmp_path / 'nope'} does not exist"
+    bad_eval = run("eval", str(tmp_path / "nope"))
+    assert bad_eval.exit_code == 2 and bad_eval.stderr.count("\n") == 1
+    assert run("search", "x").exit_code == 1  # nothing indexed yet: says what to run
+    assert "supportbot ingest PATH" in run("search", "x").stderr
+    assert run("ingest", str(tmp_path), "--kb", "Bad Name!").exit_code == 2
+    assert "no previous version" in run("kb", "rollback").stderr
+
+
+def test_help_lists_commands(run) -> None:  # noqa: ANN001
+    out = run("--help").stdout
+    for command in ("ingest", "kb", "search", "eval", "demo"):
+        assert command in out
+
+
+def test_console_script_exit_code(tmp_path: Path) -> None:
+    exe = Path(sys.executable).parent / "supportbot"
+    proc = subprocess.run([str(exe), "ingest", str(tmp_path / "missing")], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().endswith("does not exist")
+    assert proc.stdout == ""
