@@ -10,36 +10,64 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from chromadb.api.models.Collection import Collection
 
 from knowledge.documents import LoadResult, SourceDocument
-from knowledge.embeddings import MiniLMEmbedder
-from knowledge.lexical import LexicalIndex
+from knowledge.embeddings import DIMENSION, MiniLMEmbedder
+from knowledge.lexical import WindowedBM25
 from knowledge.loaders import load_folder
 from knowledge.reload import Progress, Reloader, ReloadReport, search_text
 from knowledge.retrieval import FusionConfig, Hit, HybridRetriever, HybridSearcher, Scope
-from knowledge.store import ChromaStore, check_kb_name, open_client
+from knowledge.store import ChromaStore, StoredChunk, check_kb_name, open_client
 from knowledge.versions import FileLock, FilePointer, PointerState, ReloadLock, VersionPointer
 
 
 @dataclass
 class LiveIndex:
-    """Everything a query needs about one index version, loaded once per version per process."""
+    """The live version held in memory by each worker, loaded once per version: chunk texts and
+    metadata, the embedding matrix for exact dense scoring, and windowed BM25. Chunks are sorted by
+    document so per-document pooling is a `reduceat`. Chroma stays the store of record."""
 
     version: int
-    collection: Collection
-    ids: list[str]
+    ids: list[str]  # chunk ids ("doc#i")
     texts: list[str]
     metadatas: list[dict[str, Any]]
-    lexical: LexicalIndex
-    position: dict[str, int]
+    vectors: np.ndarray  # (chunks, 384), normalised
+    lexical: WindowedBM25
+    doc_ids: list[str]  # one per document, in chunk order
+    doc_starts: np.ndarray  # index of each document's first chunk
+    doc_of: np.ndarray  # document index of each chunk
     _masks: OrderedDict[Scope, np.ndarray] = field(default_factory=OrderedDict)
 
     @property
     def size(self) -> int:
         return len(self.ids)
 
+    @classmethod
+    def build(cls, version: int, chunks: list[StoredChunk]) -> LiveIndex:
+        chunks = sorted(
+            chunks, key=lambda c: (str(c.metadata.get("doc_id")), int(c.metadata.get("chunk_index", 0)))
+        )
+        metas = [c.metadata for c in chunks]
+        doc_ids: list[str] = []
+        doc_starts, doc_of = [], []
+        for i, m in enumerate(metas):
+            if not doc_ids or doc_ids[-1] != m.get("doc_id"):
+                doc_ids.append(str(m.get("doc_id")))
+                doc_starts.append(i)
+            doc_of.append(len(doc_ids) - 1)
+        vectors = (np.vstack([c.embedding for c in chunks]).astype(np.float32)  # type: ignore[misc]
+                   if chunks else np.zeros((0, DIMENSION), dtype=np.float32))
+        lexical = WindowedBM25(
+            [(search_text("", m).strip(), c.text) for c, m in zip(chunks, metas, strict=True)]
+        )
+        return cls(
+            version=version, ids=[str(m.get("chunk_id")) for m in metas], texts=[c.text for c in chunks],
+            metadatas=metas, vectors=vectors, lexical=lexical, doc_ids=doc_ids,
+            doc_starts=np.array(doc_starts, dtype=np.int64), doc_of=np.array(doc_of, dtype=np.int64),
+        )
+
     def mask(self, scope: Scope) -> np.ndarray | None:
+        """Which chunks a scope allows (None: all), cached per scope."""
         if scope.unrestricted:
             return None
         hit = self._masks.get(scope)
@@ -156,17 +184,8 @@ class KnowledgeBase:
             return self._live
 
     def _load_live(self, version: int) -> LiveIndex:
-        col = self.store.get(self.name, version)
-        ids, texts, metas = [], [], []
-        for sc in self.store.iter_all(col):
-            ids.append(sc.chunk_id)
-            texts.append(sc.text)
-            metas.append(sc.metadata)
-        lexical = LexicalIndex([search_text(t, m) for t, m in zip(texts, metas, strict=False)])
-        return LiveIndex(
-            version=version, collection=col, ids=ids, texts=texts, metadatas=metas,
-            lexical=lexical, position={cid: i for i, cid in enumerate(ids)},
-        )
+        chunks = list(self.store.read_version(self.name, version, with_embeddings=True))
+        return LiveIndex.build(version, chunks)
 
     def search(
         self, query: str, *, k: int = 5, scope: Scope | None = None, history: tuple[str, ...] = ()
@@ -179,7 +198,7 @@ class KnowledgeBase:
     def status(self) -> KBStatus:
         state = self.pointer.read()
         live = self.live()
-        docs = len({m.get("doc_id") for m in live.metadatas}) if live else 0
+        docs = len(live.doc_ids) if live else 0
         return KBStatus(
             kb=self.name, current=state.current, previous=state.previous,
             documents=docs, chunks=live.size if live else 0, swapped_at=state.swapped_at,

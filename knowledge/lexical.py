@@ -1,4 +1,8 @@
-"""BM25 over chunks (bm25s + Snowball stemming), built in memory from an index version's chunks."""
+"""BM25 (bm25s) with Snowball stemming, over short title-prefixed windows of each chunk.
+
+Scoring short windows and keeping a chunk's best window rewards query words that occur close
+together; on the dev sets it beat whole-document BM25 by +0.05 MRR@10 (README, Retrieval quality).
+"""
 
 from __future__ import annotations
 
@@ -24,21 +28,40 @@ def tokenize(text: str) -> list[str]:
     return list(_stemmer.stemWords(words))
 
 
-class LexicalIndex:
-    """Okapi BM25 over a fixed list of texts; scores are returned for every text (for masking)."""
+def windows(prefix: list[str], body: list[str], *, size: int, stride: int) -> list[list[str]]:
+    """Overlapping windows of `size` tokens every `stride`, the last one ending at the end of body."""
+    if len(body) <= size:
+        return [prefix + body]
+    starts = list(range(0, len(body) - size + 1, stride))
+    if starts[-1] + size < len(body):
+        starts.append(len(body) - size)
+    return [prefix + body[s : s + size] for s in starts]
 
-    def __init__(self, texts: Sequence[str], *, k1: float = 1.2, b: float = 0.75) -> None:
-        self.size = len(texts)
+
+class WindowedBM25:
+    """BM25 over windows; `chunk_scores` gives each chunk the score of its best window."""
+
+    def __init__(
+        self, chunks: Sequence[tuple[str, str]], *, size: int = 16, stride: int = 8,
+        k1: float = 1.2, b: float = 0.75,
+    ) -> None:
+        """`chunks`: (prefix, body) per chunk; the prefix (title, headings) starts every window."""
+        self.size = len(chunks)
+        corpus: list[list[str]] = []
+        starts = []
+        for prefix, body in chunks:
+            starts.append(len(corpus))
+            corpus.extend(windows(tokenize(prefix), tokenize(body), size=size, stride=stride) or [[]])
+        self._starts = np.array(starts, dtype=np.int64)
         self._bm25 = bm25s.BM25(k1=k1, b=b)
-        tokens = [tokenize(t) or ["\u2205"] for t in texts]
-        if tokens:
-            self._bm25.index(tokens, show_progress=False)
+        if corpus:
+            self._bm25.index([w or ["\u2205"] for w in corpus], show_progress=False)
 
-    def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every text for the query (zeros when nothing matches)."""
+    def chunk_scores(self, query: str) -> np.ndarray:
         if self.size == 0:
             return np.zeros(0, dtype=np.float32)
         terms = [t for t in tokenize(query) if t in self._bm25.vocab_dict]
         if not terms:
             return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(terms), dtype=np.float32)
+        per_window = np.asarray(self._bm25.get_scores(terms), dtype=np.float32)
+        return np.maximum.reduceat(per_window, self._starts)

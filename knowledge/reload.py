@@ -1,9 +1,10 @@
-"""Incremental, atomic, reversible reloads: build version N+1 beside the live one, then move the pointer.
+"""Incremental, atomic, reversible reloads over version intervals (see store.py).
 
-Unchanged documents (same content hash and pipeline) are copied with their stored embeddings;
-changed and new ones are chunked and embedded; removed ones are simply not copied. A failure or a
-kill before the pointer moves leaves the live version serving; the orphaned half-built collection
-is dropped by the next reload.
+A reload to version N: undo what an abandoned reload or a rolled-back version left (chunks newer than
+the live version), compare content hashes with the live version, embed only new and changed
+documents and add their chunks with ``v_from = N``, retire replaced and removed chunks with
+``v_to = N``, check the count, then move the pointer. Until that last step readers still get the
+live version, whole; a failure undoes the partial work, and a kill is undone by the next reload.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from knowledge.chunking import chunk_document, chunker_fingerprint
 from knowledge.documents import Chunk, Skipped, SourceDocument
 from knowledge.embeddings import MODEL_NAME, MiniLMEmbedder
-from knowledge.store import ChromaStore, StoredChunk
+from knowledge.store import OPEN, ChromaStore, StoredChunk
 from knowledge.versions import PointerState, ReloadLock, VersionPointer
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -52,16 +54,10 @@ class ReloadReport:
 
     def summary(self) -> dict[str, object]:
         return {
-            "version": self.version,
-            "documents": self.documents,
-            "added": len(self.added),
-            "updated": len(self.updated),
-            "removed": len(self.removed),
-            "unchanged": len(self.unchanged),
-            "skipped": len(self.skipped),
-            "chunks": self.chunks,
-            "chunks_embedded": self.chunks_embedded,
-            "seconds": round(self.seconds, 3),
+            "version": self.version, "documents": self.documents, "added": len(self.added),
+            "updated": len(self.updated), "removed": len(self.removed),
+            "unchanged": len(self.unchanged), "skipped": len(self.skipped), "chunks": self.chunks,
+            "chunks_embedded": self.chunks_embedded, "seconds": round(self.seconds, 3),
         }
 
 
@@ -70,30 +66,54 @@ def index_hash(doc: SourceDocument, pipeline: str) -> str:
     return hashlib.sha256(f"{doc.content_hash}|{pipeline}".encode()).hexdigest()
 
 
-def chunk_metadata(doc: SourceDocument, chunk: Chunk, doc_hash: str) -> dict[str, object]:
-    meta: dict[str, object] = {
-        "doc_id": doc.doc_id,
-        "doc_hash": doc_hash,
-        "chunk_index": chunk.index,
-        "title": doc.title,
-        "headings": chunk.heading_path,
-        "url": doc.url,
-        "category": doc.category,
-        "audience": doc.audience,
-        "updated": doc.updated,
-        "source_path": doc.source_path,
+def chunk_metadata(doc: SourceDocument, chunk: Chunk, doc_hash: str, version: int) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "doc_id": doc.doc_id, "doc_hash": doc_hash, "chunk_id": chunk.chunk_id,
+        "chunk_index": chunk.index, "title": doc.title, "headings": chunk.heading_path,
+        "url": doc.url, "category": doc.category, "audience": doc.audience,
+        "updated": doc.updated, "source_path": doc.source_path, "v_from": version, "v_to": OPEN,
     }
     if doc.tags:  # Chroma rejects empty lists
         meta["tags"] = list(doc.tags)
     return meta
 
 
-def search_text(text: str, meta: dict[str, object]) -> str:
-    """Title and heading path in front of the body: what is embedded and lexically indexed."""
-    return Chunk(
-        chunk_id="", doc_id="", index=0, text=text, title=str(meta.get("title") or ""),
-        headings=tuple(h for h in str(meta.get("headings") or "").split(" > ") if h),
-    ).search_text()
+def search_text(text: str, meta: dict[str, Any]) -> str:
+    """Title and heading path in front of the body: what is embedded."""
+    head = " > ".join(h for h in (str(meta.get("title") or ""), str(meta.get("headings") or "")) if h)
+    return f"{head}\n{text}" if head else text
+
+
+@dataclass
+class _Plan:
+    version: int
+    base: int | None
+    live: dict[str, tuple[str, list[str]]]  # doc id -> (doc hash, record ids) visible in base
+    abandoned: list[str]  # records added by versions newer than base
+    reopen: list[str]  # records that a version newer than base retired
+    expired: list[str]  # records retired at or before base: visible in no kept version
+
+
+def plan(records: list[tuple[str, dict[str, Any]]], state: PointerState) -> _Plan:
+    base = state.current
+    b = base or 0
+    newest = max([b, state.previous or 0] + [int(m.get("v_from", 0)) for _, m in records]
+                 + [int(m.get("v_to", 0)) for _, m in records if m.get("v_to", OPEN) < OPEN])
+    live: dict[str, tuple[str, list[str]]] = {}
+    abandoned, reopen, expired = [], [], []
+    for rid, m in records:
+        v_from, v_to = int(m.get("v_from", 0)), int(m.get("v_to", OPEN))
+        if v_from > b:
+            abandoned.append(rid)
+            continue
+        if b < v_to < OPEN:
+            reopen.append(rid)
+        if v_to <= b:
+            expired.append(rid)
+        else:
+            doc = live.setdefault(str(m.get("doc_id")), (str(m.get("doc_hash")), []))
+            doc[1].append(rid)
+    return _Plan(newest + 1, base, live, abandoned, reopen, expired)
 
 
 class Reloader:
@@ -105,8 +125,8 @@ class Reloader:
         embedder: MiniLMEmbedder,
         pointer: VersionPointer,
         lock: ReloadLock,
-        max_chars: int = 800,
-        overlap_chars: int = 120,
+        max_chars: int = 400,
+        overlap_chars: int = 100,
     ) -> None:
         self.kb = kb
         self.store = store
@@ -116,6 +136,9 @@ class Reloader:
         self.max_chars = max_chars
         self.overlap_chars = overlap_chars
         self.pipeline = f"{MODEL_NAME}|{chunker_fingerprint(max_chars, overlap_chars)}"
+
+    def chunks(self, doc: SourceDocument) -> list[Chunk]:
+        return chunk_document(doc, max_chars=self.max_chars, overlap_chars=self.overlap_chars)
 
     def run(
         self,
@@ -135,110 +158,92 @@ class Reloader:
         finally:
             self.lock.release()
 
+    def _undo_newer_than_base(self, p: _Plan) -> None:
+        self.store.delete(self.kb, p.abandoned)
+        self.store.set_v_to(self.kb, p.reopen, OPEN)
+
     def _run_locked(
-        self,
-        documents: Sequence[SourceDocument],
-        skipped: Sequence[Skipped],
-        progress: Progress,
+        self, documents: Sequence[SourceDocument], skipped: Sequence[Skipped], progress: Progress,
         allow_empty: bool,
     ) -> ReloadReport:
         started = time.perf_counter()
         state = self.pointer.read()
-        live = state.current
-        # numbers are never reused, not even a half-built version's: caches key on them
-        version = max([*self.store.versions(self.kb), live or 0, state.previous or 0]) + 1
-        self._drop_orphans(state)
-
-        old: dict[str, list[StoredChunk]] = {}
-        if live is not None:
-            for sc in self.store.iter_all(self.store.get(self.kb, live), with_embeddings=True):
-                old.setdefault(str(sc.metadata.get("doc_id")), []).append(sc)
-        if not documents and old and not allow_empty:
+        p = plan(self.store.all_metadata(self.kb), state)
+        self._undo_newer_than_base(p)
+        if not documents and p.live and not allow_empty:
             raise ReloadError(
-                f"refusing to replace {len(old)} documents with an empty knowledge base "
+                f"refusing to replace {len(p.live)} documents with an empty knowledge base "
                 "(no loadable files); pass --allow-empty if that is what you want"
             )
 
         added, updated, unchanged, fresh = [], [], [], []
-        copied: list[StoredChunk] = []
-        new_ids = set()
+        seen: set[str] = set()
         for doc in documents:
-            new_ids.add(doc.doc_id)
+            seen.add(doc.doc_id)
             h = index_hash(doc, self.pipeline)
-            prior = old.get(doc.doc_id)
-            if prior and all(sc.metadata.get("doc_hash") == h for sc in prior):
+            prior = p.live.get(doc.doc_id)
+            if prior and prior[0] == h:
                 unchanged.append(doc.doc_id)
-                copied.extend(prior)
             else:
                 (updated if prior else added).append(doc.doc_id)
                 fresh.append((doc, h))
-        removed = sorted(set(old) - new_ids)
+        removed = sorted(set(p.live) - seen)
+        retire = [rid for d in [*updated, *removed] for rid in p.live[d][1]]
+        kept = sum(len(p.live[d][1]) for d in unchanged)
 
-        col = self.store.create(self.kb, version)
+        n = p.version
+        new_chunks = [
+            StoredChunk(f"{c.chunk_id}@{n}", c.text, chunk_metadata(doc, c, h, n))
+            for doc, h in fresh for c in self.chunks(doc)
+        ]
         try:
-            to_embed: list[StoredChunk] = []
-            for doc, h in fresh:
-                for ch in chunk_document(doc, max_chars=self.max_chars, overlap_chars=self.overlap_chars):
-                    to_embed.append(StoredChunk(ch.chunk_id, ch.text, chunk_metadata(doc, ch, h)))
-            total = len(to_embed)
-            progress("embed", 0, total)
-            done = 0
-
-            def step(n: int) -> None:
-                nonlocal done
-                done += n
-                progress("embed", done, total)
-
-            vectors = self.embedder.encode(
-                [search_text(c.text, c.metadata) for c in to_embed], on_batch=step
-            )
-            embedded = [
-                StoredChunk(c.chunk_id, c.text, c.metadata, vectors[i]) for i, c in enumerate(to_embed)
-            ]
-            progress("write", 0, len(copied) + len(embedded))
-            self.store.add(col, copied + embedded)
-            expected = len(copied) + len(embedded)
-            if col.count() != expected:
-                raise ReloadError(f"index check failed: {col.count()} chunks stored, {expected} expected")
-            progress("write", expected, expected)
+            vectors = self._embed(new_chunks, progress)
+            progress("write", 0, len(new_chunks))
+            self.store.add(self.kb, [
+                StoredChunk(c.record_id, c.text, c.metadata, vectors[i]) for i, c in enumerate(new_chunks)
+            ])
+            self.store.set_v_to(self.kb, retire, n)
+            expected = kept + len(new_chunks)
+            stored = self.store.count_visible(self.kb, n)
+            if stored != expected:
+                raise ReloadError(f"index check failed: {stored} chunks visible, {expected} expected")
+            progress("write", len(new_chunks), len(new_chunks))
         except BaseException:
-            self.store.drop(self.kb, version)
+            self._undo_newer_than_base(plan(self.store.all_metadata(self.kb), state))
             raise
 
         report = ReloadReport(
-            kb=self.kb, version=version, previous=live, added=added, updated=updated,
-            removed=removed, unchanged=unchanged, skipped=list(skipped), chunks=expected,
-            chunks_embedded=len(embedded), seconds=time.perf_counter() - started,
+            kb=self.kb, version=n, previous=p.base, added=added, updated=updated, removed=removed,
+            unchanged=unchanged, skipped=list(skipped), chunks=expected,
+            chunks_embedded=len(new_chunks), seconds=time.perf_counter() - started,
         )
-        reports = {k: v for k, v in state.reports.items() if k in {str(live)}}
-        reports[str(version)] = report.summary()
-        self.pointer.swap(
-            PointerState(current=version, previous=live, swapped_at=time.time(), reports=reports)
-        )
-        self._drop_old(keep={version, live})
+        reports = {k: v for k, v in state.reports.items() if k == str(p.base)}
+        reports[str(n)] = report.summary()
+        self.pointer.swap(PointerState(current=n, previous=p.base, swapped_at=time.time(), reports=reports))
+        self.store.delete(self.kb, p.expired)  # only the live version and the one before it are kept
         return report
+
+    def _embed(self, chunks: list[StoredChunk], progress: Progress) -> Any:
+        total, done = len(chunks), 0
+        progress("embed", 0, total)
+
+        def step(k: int) -> None:
+            nonlocal done
+            done += k
+            progress("embed", done, total)
+
+        return self.embedder.encode([search_text(c.text, c.metadata) for c in chunks], on_batch=step)
 
     def rollback(self) -> PointerState:
         if not self.lock.acquire():
             raise ReloadInProgress(f"a reload of '{self.kb}' is running ({self.lock.holder()}); try later")
         try:
             state = self.pointer.read()
-            if state.previous is None or state.previous not in self.store.versions(self.kb):
+            if state.previous is None:
                 raise ReloadError(f"knowledge base '{self.kb}' has no previous version to roll back to")
-            new = PointerState(
-                current=state.previous, previous=state.current, swapped_at=time.time(),
-                reports=state.reports,
-            )
+            new = PointerState(current=state.previous, previous=state.current, swapped_at=time.time(),
+                               reports=state.reports)
             self.pointer.swap(new)
             return new
         finally:
             self.lock.release()
-
-    def _drop_orphans(self, state: PointerState) -> None:
-        """Collections newer than the pointer knows are leftovers of a failed or killed reload."""
-        self._drop_old(keep={state.current, state.previous})
-
-    def _drop_old(self, *, keep: set[int | None]) -> None:
-        for v in self.store.versions(self.kb):
-            if v not in keep:
-                self.store.drop(self.kb, v)

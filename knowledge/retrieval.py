@@ -44,21 +44,6 @@ class Scope:
             and (not self.tags or any(t in tags for t in self.tags))
         )
 
-    def where(self) -> dict[str, Any] | None:
-        """The same rule as `allows`, as a Chroma `where` clause."""
-        parts: list[dict[str, Any]] = []
-        for key, values in (
-            ("category", self.categories), ("audience", self.audiences), ("doc_id", self.doc_ids),
-        ):
-            if values:
-                parts.append({key: {"$in": list(values)}})
-        if self.tags:
-            ors = [{"tags": {"$contains": t}} for t in self.tags]
-            parts.append(ors[0] if len(ors) == 1 else {"$or": ors})
-        if not parts:
-            return None
-        return parts[0] if len(parts) == 1 else {"$and": parts}
-
 
 @dataclass(frozen=True)
 class Hit:
@@ -76,20 +61,11 @@ class Hit:
 
 @dataclass(frozen=True)
 class FusionConfig:
-    """Tuned on the dev sets in ../shared/data/eval (see README, Retrieval quality)."""
+    """Tuned on the dev sets in ../shared/data/eval (README, Retrieval quality)."""
 
-    depth: int = 50  # candidates taken from each retriever
+    depth: int = 50  # documents each retriever contributes
     lexical_weight: float = 0.5  # weight of normalised BM25; dense gets 1 - this
     history_turns: int = 2  # earlier user turns folded into a follow-up's query
-
-
-def _minmax(values: np.ndarray) -> np.ndarray:
-    if values.size == 0:
-        return values
-    lo, hi = float(values.min()), float(values.max())
-    if hi - lo < 1e-9:
-        return np.ones_like(values) if hi > 0 else np.zeros_like(values)
-    return (values - lo) / (hi - lo)
 
 
 def expand_query(query: str, history: Sequence[str], turns: int) -> str:
@@ -98,72 +74,71 @@ def expand_query(query: str, history: Sequence[str], turns: int) -> str:
     return " ".join([*context, query]) if context else query
 
 
+def _top_normalised(doc_scores: np.ndarray, depth: int, *, positive_only: bool) -> dict[int, float]:
+    """The `depth` best documents, min-max normalised over just those (what a retriever returns)."""
+    finite = np.isfinite(doc_scores) & ((doc_scores > 0) if positive_only else True)
+    idx = np.flatnonzero(finite)
+    if idx.size == 0:
+        return {}
+    if idx.size > depth:
+        idx = idx[np.argpartition(-doc_scores[idx], depth - 1)[:depth]]
+    vals = doc_scores[idx]
+    lo, hi = float(vals.min()), float(vals.max())
+    norm = (vals - lo) / (hi - lo) if hi - lo > 1e-9 else np.ones_like(vals)
+    return {int(i): float(v) for i, v in zip(idx, norm, strict=True)}
+
+
 class HybridSearcher:
+    """BM25 and dense each pick their best `depth` documents (a document scores as its best chunk);
+    scores are min-max normalised per side over those candidates and mixed by `lexical_weight`."""
+
     def __init__(self, kb: KnowledgeBase, *, config: FusionConfig | None = None) -> None:
         self.kb = kb
         self.config = config or FusionConfig()
 
     def search(
-        self,
-        query: str,
-        *,
-        k: int = 5,
-        scope: Scope | None = None,
-        history: Sequence[str] = (),
+        self, query: str, *, k: int = 5, scope: Scope | None = None, history: Sequence[str] = (),
     ) -> list[Hit]:
         live = self.kb.live()
         if live is None or live.size == 0 or not query.strip():
             return []
-        scope = scope or Scope()
         text = expand_query(query, history, self.config.history_turns)
-        mask = live.mask(scope)
-        depth = self.config.depth
-
-        lex = live.lexical.scores(text)
-        if mask is not None:
-            lex = np.where(mask, lex, 0.0)
-        lex_idx = [int(i) for i in np.argsort(-lex)[:depth] if lex[i] > 0]
-
-        dense: dict[int, float] = {}
-        allowed = live.size if mask is None else int(mask.sum())
-        if allowed:
-            vec = self.kb.embedder.encode_query(text)
-            res = live.collection.query(
-                query_embeddings=[vec], n_results=min(depth, allowed), where=scope.where(),
-                include=["distances"],
-            )
-            for cid, dist in zip(res["ids"][0], (res["distances"] or [[]])[0], strict=False):
-                pos = live.position.get(cid)
-                if pos is not None:
-                    dense[pos] = 1.0 - float(dist)
-
-        cand = sorted(set(lex_idx) | set(dense))
-        if not cand:
+        mask = live.mask(scope or Scope())
+        if mask is not None and not mask.any():
             return []
-        lex_c = _minmax(np.array([lex[i] for i in cand], dtype=np.float32))
-        den_raw = np.array([dense.get(i, np.nan) for i in cand], dtype=np.float32)
-        den_c = np.zeros_like(den_raw)
-        seen = ~np.isnan(den_raw)
-        den_c[seen] = _minmax(den_raw[seen])
         w = self.config.lexical_weight
-        fused = w * lex_c + (1 - w) * den_c
 
-        best: dict[str, Hit] = {}
-        for j in np.argsort(-fused):
-            i = cand[int(j)]
+        lex = live.lexical.chunk_scores(text) if w > 0 else np.zeros(live.size, dtype=np.float32)
+        dense = (live.vectors @ self.kb.embedder.encode_query(text) if w < 1
+                 else np.zeros(live.size, dtype=np.float32))
+        if mask is not None:
+            lex = np.where(mask, lex, -np.inf)
+            dense = np.where(mask, dense, -np.inf)
+        lex_docs = _top_normalised(np.maximum.reduceat(lex, live.doc_starts), self.config.depth,
+                                   positive_only=True) if w > 0 else {}
+        dense_docs = _top_normalised(np.maximum.reduceat(dense, live.doc_starts), self.config.depth,
+                                     positive_only=False) if w < 1 else {}
+        fused = {d: w * lex_docs.get(d, 0.0) + (1 - w) * dense_docs.get(d, 0.0)
+                 for d in lex_docs.keys() | dense_docs.keys()}
+        best = sorted(fused, key=lambda d: -fused[d])[:k]
+
+        hits = []
+        for d in best:
+            lo = int(live.doc_starts[d])
+            hi = int(live.doc_starts[d + 1]) if d + 1 < len(live.doc_starts) else live.size
+            # the document's best chunk: the one that is strongest on both sides at once
+            lex_span, dense_span = lex[lo:hi], dense[lo:hi]
+            lmax = float(lex_span.max()) if float(lex_span.max()) > 0 else 1.0
+            i = lo + int(np.argmax(w * lex_span / lmax + (1 - w) * dense_span))
             meta = live.metadatas[i]
-            doc_id = str(meta.get("doc_id"))
-            if doc_id in best:
-                continue
-            best[doc_id] = Hit(
-                doc_id=doc_id, chunk_id=live.ids[i], title=str(meta.get("title") or ""),
+            hits.append(Hit(
+                doc_id=live.doc_ids[d], chunk_id=live.ids[i], title=str(meta.get("title") or ""),
                 url=str(meta.get("url") or ""), text=live.texts[i],
-                headings=str(meta.get("headings") or ""), score=float(fused[j]),
-                lexical=float(lex[i]), dense=float(dense.get(i, 0.0)), metadata=meta,
-            )
-            if len(best) >= k:
-                break
-        return list(best.values())
+                headings=str(meta.get("headings") or ""), score=round(float(fused[d]), 6),
+                lexical=float(max(lex[i], 0.0)), dense=float(dense[i]) if np.isfinite(dense[i]) else 0.0,
+                metadata=meta,
+            ))
+        return hits
 
 
 class HybridRetriever(BaseRetriever):

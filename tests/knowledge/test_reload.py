@@ -15,11 +15,22 @@ import pytest
 from knowledge.embeddings import MiniLMEmbedder
 from knowledge.kb import KnowledgeBase
 from knowledge.reload import ReloadError, ReloadInProgress
-from knowledge.store import collection_name
+from knowledge.store import OPEN
 from knowledge.versions import FileLock
 from tests.conftest import ARTICLES, write_articles
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def versions_marked(kb: KnowledgeBase) -> set[int]:
+    """Every version number the stored records mention (where they start or were retired)."""
+    return {v for _, m in kb.store.all_metadata(kb.name) for v in (m["v_from"], m["v_to"]) if v < OPEN}
+
+
+def only_live_and_previous_kept(kb: KnowledgeBase) -> bool:
+    st = kb.status()
+    keep = {v for v in (st.current, st.previous) if v is not None}
+    return all(any(m["v_from"] <= v < m["v_to"] for v in keep) for _, m in kb.store.all_metadata(kb.name))
 
 
 def top_doc(kb: KnowledgeBase, query: str) -> str:
@@ -42,8 +53,8 @@ def test_incremental_reload_reembeds_only_changes(kb: KnowledgeBase, helpcentre:
     kb.reload(helpcentre)
     v1 = kb.live()
     assert v1 is not None
-    before = {m["doc_id"]: v1.collection.get(ids=[cid], include=["embeddings"])["embeddings"][0]
-              for cid, m in zip(v1.ids, v1.metadatas) if m["chunk_index"] == 0}
+    before = {m["doc_id"]: v1.vectors[i] for i, m in enumerate(v1.metadatas) if m["chunk_index"] == 0}
+    records_before = dict(kb.store.all_metadata("test"))
 
     refunds = helpcentre / "billing/refunds.md"
     refunds.write_text(refunds.read_text().replace("30 days", "45 days"), encoding="utf-8")
@@ -62,10 +73,16 @@ def test_incremental_reload_reembeds_only_changes(kb: KnowledgeBase, helpcentre:
     assert report.chunks_embedded == new_chunks
     v2 = kb.live()
     assert v2 is not None and v2.version == 2
-    for cid, m in zip(v2.ids, v2.metadatas):
+    for i, m in enumerate(v2.metadatas):
         if m["chunk_index"] == 0 and m["doc_id"] in report.unchanged:
-            copied = v2.collection.get(ids=[cid], include=["embeddings"])["embeddings"][0]
-            assert np.allclose(copied, before[m["doc_id"]])
+            assert np.allclose(v2.vectors[i], before[m["doc_id"]])
+    # unchanged chunks are the very same records, written once; replaced ones are kept for rollback
+    records_after = dict(kb.store.all_metadata("test"))
+    for rid, m in records_before.items():
+        if m["doc_id"] in report.unchanged:
+            assert records_after[rid]["v_from"] == 1 and records_after[rid]["v_to"] == OPEN
+        else:
+            assert records_after[rid]["v_to"] == 2
     assert "45 days" in " ".join(h.text for h in kb.search("refund annual plan", k=3))
     assert all(h.doc_id != "mobile/offline.md" for h in kb.search("offline phone app", k=5))
 
@@ -89,7 +106,8 @@ def test_failed_reload_keeps_previous_version_serving(kb: KnowledgeBase, helpcen
         kb.reload(helpcentre, progress=explode)
     assert kb.status().current == 1
     assert "30 days" in " ".join(h.text for h in kb.search("refund annual plan", k=3))
-    assert kb.store.versions("test") == [1]  # the half-built version was dropped
+    assert versions_marked(kb) == {1}  # the half-built version was undone
+    assert all(m["v_to"] == OPEN for _, m in kb.store.all_metadata("test"))
     assert kb.lock.holder() is None  # and the lock released
 
 
@@ -139,7 +157,7 @@ def test_killed_reload_leaves_previous_version_and_no_stuck_lock(tmp_path: Path,
         from knowledge.kb import KnowledgeBase
         kb = KnowledgeBase.open(data_dir=Path({str(tmp_path / 'data')!r}), name="test")
         def die(stage, done, total):
-            if stage == "write":
+            if stage == "write" and done > 0:  # new chunks added, old ones retired, pointer not moved
                 os.kill(os.getpid(), signal.SIGKILL)
         kb.reload(Path({str(helpcentre)!r}), progress=die)
     """)
@@ -147,12 +165,13 @@ def test_killed_reload_leaves_previous_version_and_no_stuck_lock(tmp_path: Path,
     assert proc.returncode == -signal.SIGKILL
     assert kb.status().current == 1
     assert kb.lock.holder() is not None  # the dead process's lock file is still there...
-    assert 2 in kb.store.versions("test")  # ...and so is its half-built collection
+    assert any(m["v_from"] == 2 for _, m in kb.store.all_metadata("test"))  # ...and its half-built chunks
     assert "30 days" in " ".join(h.text for h in kb.search("refund annual plan", k=3))
 
     report = kb.reload(helpcentre)  # ...but the next reload takes over and cleans up
     assert report.version == 3 and report.updated == ["billing/refunds.md"]
-    assert kb.store.versions("test") == [1, 3]
+    assert versions_marked(kb) == {1, 3}
+    assert only_live_and_previous_kept(kb)
 
 
 def test_stale_lock_by_age(tmp_path: Path) -> None:
@@ -192,10 +211,29 @@ def test_refuses_to_replace_with_empty(kb: KnowledgeBase, helpcentre: Path, tmp_
 
 
 def test_old_versions_are_garbage_collected(kb: KnowledgeBase, helpcentre: Path) -> None:
-    for _ in range(4):
-        kb.reload(helpcentre)
-    assert kb.store.versions("test") == [3, 4]
-    assert kb.store.client.get_collection(collection_name("test", 4)).count() == kb.status().chunks
+    refunds = helpcentre / "billing/refunds.md"
+    original = refunds.read_text()
+    for n in range(4):
+        refunds.write_text(original + f"\nEdit number {n}.\n", encoding="utf-8")
+        assert kb.reload(helpcentre).chunks_embedded > 0
+    assert kb.status().current == 4
+    assert only_live_and_previous_kept(kb)
+    refund_records = [m for _, m in kb.store.all_metadata("test") if m["doc_id"] == "billing/refunds.md"]
+    assert {m["v_from"] for m in refund_records} == {3, 4}
+
+
+def test_rollback_then_reload_builds_on_the_rolled_back_version(kb: KnowledgeBase, helpcentre: Path) -> None:
+    kb.reload(helpcentre)
+    (helpcentre / "mobile/offline.md").unlink()
+    kb.reload(helpcentre)  # v2 removed the offline article
+    kb.rollback()  # back to v1: the offline article serves again
+    assert "mobile/offline.md" in {h.doc_id for h in kb.search("offline phone app", k=3)}
+    write_articles(helpcentre, {"mobile/offline.md": "---\ntitle: Offline\n---\nOffline works for 7 days.\n"})
+    report = kb.reload(helpcentre)
+    assert report.version == 3 and report.previous == 1  # numbers are never reused
+    assert report.updated == ["mobile/offline.md"] and len(report.unchanged) == 3
+    assert "7 days" in kb.search("offline phone app", k=1)[0].text
+    assert versions_marked(kb) == {1, 3} and only_live_and_previous_kept(kb)
 
 
 def test_chroma_server_mode(tmp_path: Path, chroma_server: tuple[str, int], embedder: MiniLMEmbedder) -> None:
@@ -210,4 +248,7 @@ def test_chroma_server_mode(tmp_path: Path, chroma_server: tuple[str, int], embe
     (helpcentre / "mobile/offline.md").unlink()
     report = worker_a.reload(helpcentre)
     assert report.removed == ["mobile/offline.md"] and report.chunks_embedded == 0
-    assert worker_a.store.versions("srv") == [1, 2]
+    assert versions_marked(worker_a) == {1, 2} and only_live_and_previous_kept(worker_a)
+    worker_b = KnowledgeBase.open(data_dir=tmp_path / "a", name="srv", chroma_host=host,
+                                  chroma_port=port, embedder=embedder)
+    assert worker_b.live().version == 2 and worker_b.status().documents == len(ARTICLES) - 1

@@ -1,0 +1,130 @@
+"""`make bench`: speed targets measured side by side with their baseline in one run.
+
+Targets (issue 2): retrieval p95 at ~10k chunks <= 2x the raw model's query-embedding time; ingest
+throughput >= 0.9x the raw model's batch-embedding throughput; reloading 1,000 articles with one
+changed <= 3 s and >= 20x faster than a full rebuild.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from bench.synthetic import queries, write_helpcentre
+from knowledge.chunking import chunk_document
+from knowledge.embeddings import MiniLMEmbedder, load_model
+from knowledge.evaluation import _percentile
+from knowledge.kb import KnowledgeBase
+from knowledge.loaders import load_folder
+from knowledge.reload import search_text
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)
+
+
+def raw_batch_throughput(texts: list[str], batch_size: int) -> float:
+    """Chunks per second of the bare SentenceTransformer.encode call: the ingest baseline."""
+    model = load_model()
+    started = time.perf_counter()
+    model.encode(texts, batch_size=batch_size, normalize_embeddings=True)
+    return len(texts) / (time.perf_counter() - started)
+
+
+def run(articles: int, n_queries: int, sample: int) -> dict[str, object]:
+    embedder = MiniLMEmbedder()
+    model = load_model()
+    model.encode(["warm up"])
+    with tempfile.TemporaryDirectory(prefix="supportbot-bench-") as tmp:
+        root = Path(tmp)
+        paths = write_helpcentre(root / "hc", articles)
+        kb = KnowledgeBase.open(data_dir=root / "data", name="bench", embedder=embedder)
+
+        # baseline: the raw model on the same kind of chunk texts the ingest embeds
+        docs = load_folder(root / "hc").documents[: max(1, sample)]
+        texts = []
+        for d in docs:
+            for c in chunk_document(d, max_chars=kb.reloader.max_chars, overlap_chars=kb.reloader.overlap_chars):
+                texts.append(c.search_text())
+        raw_tp = raw_batch_throughput(texts, embedder.batch_size)
+
+        t0 = time.perf_counter()
+        full = kb.reload(root / "hc")
+        full_s = time.perf_counter() - t0
+        ingest_tp = full.chunks / full_s
+
+        # one article edited: incremental reload
+        p = paths[len(paths) // 2]
+        p.write_text(p.read_text() + "\nOne more sentence about the invoice export.\n")
+        t0 = time.perf_counter()
+        inc = kb.reload(root / "hc")
+        inc_s = time.perf_counter() - t0
+        assert inc.updated and len(inc.unchanged) == articles - 1
+
+        # retrieval vs the raw query embedding, interleaved so both see the same machine state
+        kb.live()
+        qs = queries(n_queries)
+        search_ms, embed_ms = [], []
+        for q in qs:
+            t0 = time.perf_counter()
+            model.encode([q], normalize_embeddings=True)
+            embed_ms.append(ms(time.perf_counter() - t0))
+            embedder.clear_cache()
+            t0 = time.perf_counter()
+            kb.search(q, k=5)
+            search_ms.append(ms(time.perf_counter() - t0))
+        chunks = kb.status().chunks
+
+    emb_p50, emb_p95 = statistics.median(embed_ms), _percentile(embed_ms, 95)
+    s_p50, s_p95 = statistics.median(search_ms), _percentile(search_ms, 95)
+    return {
+        "articles": articles,
+        "chunks": chunks,
+        "retrieval": {
+            "search_p50_ms": s_p50, "search_p95_ms": s_p95,
+            "raw_embed_p50_ms": emb_p50, "raw_embed_p95_ms": emb_p95,
+            "p95_over_raw_p95": round(s_p95 / emb_p95, 2),
+            "p95_over_raw_p50": round(s_p95 / emb_p50, 2),
+            "target": "search p95 <= 2x raw query embedding",
+            "pass": s_p95 <= 2 * emb_p95,
+        },
+        "ingest": {
+            "raw_chunks_per_s": round(raw_tp, 1), "ingest_chunks_per_s": round(ingest_tp, 1),
+            "ratio": round(ingest_tp / raw_tp, 3), "target": ">= 0.9", "pass": ingest_tp >= 0.9 * raw_tp,
+            "raw_sample_chunks": len(texts),
+        },
+        "reload": {
+            "full_rebuild_s": round(full_s, 2), "one_changed_s": round(inc_s, 3),
+            "speedup": round(full_s / inc_s, 1), "target": "<= 3 s and >= 20x",
+            "pass": inc_s <= 3.0 and full_s / inc_s >= 20,
+        },
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    ap.add_argument("--articles", type=int, default=1000, help="size of the synthetic help centre")
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--sample", type=int, default=150, help="articles whose chunks time the raw model")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    result = run(args.articles, args.queries, args.sample)
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(result, indent=2))
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(f"synthetic help centre: {result['articles']} articles, {result['chunks']} chunks")
+    for name in ("retrieval", "ingest", "reload"):
+        section = dict(result[name])  # type: ignore[call-overload]
+        verdict = "PASS" if section.pop("pass") else "FAIL"
+        print(f"{verdict}  {name:<9} " + ", ".join(f"{k}={v}" for k, v in section.items()))
+
+
+if __name__ == "__main__":
+    main()
