@@ -15,12 +15,10 @@ import time
 from pathlib import Path
 
 from bench.synthetic import queries, write_helpcentre
-from knowledge.chunking import chunk_document
 from knowledge.embeddings import MiniLMEmbedder, load_model
 from knowledge.evaluation import _percentile
 from knowledge.kb import KnowledgeBase
 from knowledge.loaders import load_folder
-from knowledge.reload import search_text
 
 
 def ms(seconds: float) -> float:
@@ -48,8 +46,7 @@ def run(articles: int, n_queries: int, sample: int) -> dict[str, object]:
         docs = load_folder(root / "hc").documents[: max(1, sample)]
         texts = []
         for d in docs:
-            for c in chunk_document(d, max_chars=kb.reloader.max_chars, overlap_chars=kb.reloader.overlap_chars):
-                texts.append(c.search_text())
+            texts.extend(c.search_text() for c in kb.reloader.chunks(d))
         raw_tp = raw_batch_throughput(texts, embedder.batch_size)
 
         t0 = time.perf_counter()

@@ -30,7 +30,7 @@ def article(i: int, *, sections: int = 10, seed: int = 0) -> str:
              f"tags: [{topic}]", "audience: everyone", "updated: 2026-06-01", "---", ""]
     for s in range(sections):
         lines.append(f"## {rng.choice(NOUNS).capitalize()} {rng.choice(VERBS)} {s}")
-        lines.append(" ".join(sentence(rng) for _ in range(rng.randint(4, 5))))
+        lines.append(" ".join(sentence(rng) for _ in range(rng.randint(2, 3))))
         lines.append("")
     return "\n".join(lines)
 

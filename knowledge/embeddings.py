@@ -72,16 +72,21 @@ class MiniLMEmbedder(Embeddings):
         *,
         on_batch: Callable[[int], None] | None = None,
     ) -> np.ndarray:
-        """Embed texts in batches; `on_batch(n)` is called after each batch (progress bars)."""
+        """Embed texts in batches; `on_batch(n)` is called after each batch (progress bars).
+
+        Texts are batched longest first, as sentence-transformers does within one call, so a batch
+        pads to similar lengths; the result is in the input order.
+        """
         if not texts:
             return np.zeros((0, DIMENSION), dtype=np.float32)
-        parts = []
-        for start in range(0, len(texts), self.batch_size):
-            batch = list(texts[start : start + self.batch_size])
-            parts.append(self._encode_raw(batch))
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.empty((len(texts), DIMENSION), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            out[idx] = self._encode_raw([texts[i] for i in idx])
             if on_batch is not None:
-                on_batch(len(batch))
-        return np.vstack(parts)
+                on_batch(len(idx))
+        return out
 
     def _encode_raw(self, batch: list[str]) -> np.ndarray:
         out: Any = self.model.encode(

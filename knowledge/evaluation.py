@@ -12,7 +12,8 @@ import math
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,43 +131,60 @@ def ranking_metrics(ranked: list[str], gold: dict[str, int]) -> dict[str, float]
     return out
 
 
+def scored_queries(evalset: EvalSet) -> list[EvalQuery]:
+    """Answerable queries with qrels: the ones retrieval metrics are computed over."""
+    return [q for q in evalset.queries if q.answerable and q.qid in evalset.qrels]
+
+
+def mean_metrics(evalset: EvalSet, ranked: dict[str, list[str]]) -> dict[str, float]:
+    """Average `ranking_metrics` over the scored queries, given each query's ranked doc ids."""
+    queries = scored_queries(evalset)
+    totals: dict[str, float] = {}
+    for q in queries:
+        for key, value in ranking_metrics(ranked.get(q.qid, []), evalset.qrels[q.qid]).items():
+            totals[key] = totals.get(key, 0.0) + value
+    return {key: round(v / len(queries), 4) for key, v in sorted(totals.items())} if queries else {}
+
+
+@contextmanager
+def throwaway_kb(evalset: EvalSet, *, embedder: MiniLMEmbedder, progress: Progress | None = None
+                 ) -> Iterator[tuple[KnowledgeBase, float]]:
+    """The corpus indexed into a temporary embedded KB; yields it with the ingest seconds."""
+    with tempfile.TemporaryDirectory(prefix="supportbot-eval-") as tmp:
+        kb = KnowledgeBase.open(data_dir=Path(tmp), name="eval", embedder=embedder)
+        started = time.perf_counter()
+        kb.reload_documents(evalset.corpus, progress=progress)
+        ingest_s = time.perf_counter() - started
+        kb.live()  # build the read side before anything is timed
+        yield kb, ingest_s
+
+
 def evaluate_retrieval(
     evalset: EvalSet,
     *,
     embedder: MiniLMEmbedder,
     k: int = 10,
     progress: Progress | None = None,
-    on_kb: Callable[[KnowledgeBase], None] | None = None,
 ) -> dict[str, float | int | str]:
     """Index the corpus into a temporary KB and score every answerable query that has qrels."""
     report = progress or (lambda *_: None)
     embedder.raw_query_embedding("warm-up")  # load the model outside every timed section
-    with tempfile.TemporaryDirectory(prefix="supportbot-eval-") as tmp:
-        kb = KnowledgeBase.open(data_dir=Path(tmp), name="eval", embedder=embedder)
-        started = time.perf_counter()
-        kb.reload_documents(evalset.corpus, progress=progress)
-        ingest_s = time.perf_counter() - started
-        kb.live()  # build the read side before timing queries
-        scored = [q for q in evalset.queries if q.answerable and q.qid in evalset.qrels]
-        totals: dict[str, float] = {}
-        latencies, embed_times = [], []
-        depth = max(k, 10)
+    scored = scored_queries(evalset)
+    ranked: dict[str, list[str]] = {}
+    latencies, embed_times = [], []
+    with throwaway_kb(evalset, embedder=embedder, progress=progress) as (kb, ingest_s):
         for n, q in enumerate(scored, 1):
             t0 = time.perf_counter()
             embedder.raw_query_embedding(q.text)
             embed_times.append((time.perf_counter() - t0) * 1000)
-            t0 = time.perf_counter()
-            hits = kb.search(q.text, k=depth, history=q.user_history())
-            latencies.append((time.perf_counter() - t0) * 1000)
-            for key, value in ranking_metrics([h.doc_id for h in hits], evalset.qrels[q.qid]).items():
-                totals[key] = totals.get(key, 0.0) + value
-            report("query", n, len(scored))
             embedder.clear_cache()  # every query pays its own embedding, as a new question would
-        if on_kb is not None:
-            on_kb(kb)
-    n_q = len(scored)
-    result: dict[str, float | int | str] = {"dataset": evalset.name, "n_queries": n_q}
-    result.update({key: round(v / n_q, 4) if n_q else 0.0 for key, v in sorted(totals.items())})
+            t0 = time.perf_counter()
+            hits = kb.search(q.text, k=max(k, 10), history=q.user_history())
+            latencies.append((time.perf_counter() - t0) * 1000)
+            ranked[q.qid] = [h.doc_id for h in hits]
+            report("query", n, len(scored))
+    result: dict[str, float | int | str] = {"dataset": evalset.name, "n_queries": len(scored)}
+    result.update(mean_metrics(evalset, ranked))
     result.update(
         p50_ms=round(statistics.median(latencies), 2) if latencies else 0.0,
         p95_ms=round(_percentile(latencies, 95), 2),

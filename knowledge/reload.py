@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,7 @@ from knowledge.store import OPEN, ChromaStore, StoredChunk
 from knowledge.versions import PointerState, ReloadLock, VersionPointer
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+_SLICE = 512  # chunks embedded per slice; each slice is written while the next one embeds
 
 
 class ReloadError(RuntimeError):
@@ -197,11 +199,7 @@ class Reloader:
             for doc, h in fresh for c in self.chunks(doc)
         ]
         try:
-            vectors = self._embed(new_chunks, progress)
-            progress("write", 0, len(new_chunks))
-            self.store.add(self.kb, [
-                StoredChunk(c.record_id, c.text, c.metadata, vectors[i]) for i, c in enumerate(new_chunks)
-            ])
+            self._embed_and_write(new_chunks, progress)
             self.store.set_v_to(self.kb, retire, n)
             expected = kept + len(new_chunks)
             stored = self.store.count_visible(self.kb, n)
@@ -223,16 +221,37 @@ class Reloader:
         self.store.delete(self.kb, p.expired)  # only the live version and the one before it are kept
         return report
 
-    def _embed(self, chunks: list[StoredChunk], progress: Progress) -> Any:
+    def _embed_and_write(self, chunks: list[StoredChunk], progress: Progress) -> None:
+        """Embed slice by slice while a writer thread adds the previous slice to Chroma, so the
+        store's write cost hides behind the model's (ingest throughput, README Performance)."""
         total, done = len(chunks), 0
         progress("embed", 0, total)
+        progress("write", 0, total)
 
         def step(k: int) -> None:
             nonlocal done
             done += k
             progress("embed", done, total)
 
-        return self.embedder.encode([search_text(c.text, c.metadata) for c in chunks], on_batch=step)
+        written = 0
+
+        def write(part: list[StoredChunk]) -> None:
+            nonlocal written
+            self.store.add(self.kb, part)
+            written += len(part)
+            progress("write", written, total)
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chroma-writer") as writer:
+            pending: list[Future[None]] = []
+            for start in range(0, total, _SLICE):
+                part = chunks[start : start + _SLICE]
+                vectors = self.embedder.encode([search_text(c.text, c.metadata) for c in part], on_batch=step)
+                ready = [StoredChunk(c.record_id, c.text, c.metadata, vectors[i]) for i, c in enumerate(part)]
+                pending.append(writer.submit(write, ready))
+                for f in [f for f in pending if f.done()]:
+                    f.result()  # surface a write error early
+            for f in pending:
+                f.result()
 
     def rollback(self) -> PointerState:
         if not self.lock.acquire():

@@ -157,7 +157,7 @@ def test_killed_reload_leaves_previous_version_and_no_stuck_lock(tmp_path: Path,
         from knowledge.kb import KnowledgeBase
         kb = KnowledgeBase.open(data_dir=Path({str(tmp_path / 'data')!r}), name="test")
         def die(stage, done, total):
-            if stage == "write" and done > 0:  # new chunks added, old ones retired, pointer not moved
+            if stage == "write" and done > 0 and done == total:  # all written; pointer not moved yet
                 os.kill(os.getpid(), signal.SIGKILL)
         kb.reload(Path({str(helpcentre)!r}), progress=die)
     """)
