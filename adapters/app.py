@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from adapters.settings import Settings
+from bot.engine import AnswerEngine
+from bot.llm import ModelConfig, make_chat_model
 from knowledge.embeddings import MiniLMEmbedder
 from knowledge.kb import KnowledgeBase
 
@@ -26,3 +28,18 @@ def build_kb(
         embedder=embedder or build_embedder(settings),
         max_file_bytes=int(settings.max_file_mb * 1024 * 1024),
     )
+
+
+def model_config(settings: Settings) -> ModelConfig:
+    return ModelConfig(
+        backend=settings.llm, timeout_s=settings.llm_timeout_s, max_tokens=settings.llm_max_tokens,
+        openai_base_url=settings.openai_base_url, openai_api_key=settings.openai_api_key,
+        openai_model=settings.openai_model, cache_dir=settings.data_dir / "models",
+    )
+
+
+def build_engine(settings: Settings, kb: KnowledgeBase) -> AnswerEngine:
+    """The answer engine for a knowledge base, with the backend the settings choose."""
+    config = model_config(settings)
+    return AnswerEngine(knowledge=kb, llm=make_chat_model(config), backend=config.backend,
+                        timeout_s=config.timeout_s)

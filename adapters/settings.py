@@ -41,6 +41,28 @@ class Settings(BaseSettings):
         10.0, validation_alias=AliasChoices("SUPPORTBOT_MAX_FILE_MB", "max_file_mb"), gt=0
     )
 
+    llm: str = Field(
+        "extractive",
+        validation_alias=AliasChoices("SUPPORTBOT_LLM", "llm"),
+        description="Answer backend: extractive (no model, default), local (SmolLM2), openai.",
+    )
+    llm_timeout_s: float = Field(
+        20.0, validation_alias=AliasChoices("SUPPORTBOT_LLM_TIMEOUT_S", "llm_timeout_s"), gt=0
+    )
+    llm_max_tokens: int = Field(
+        300, validation_alias=AliasChoices("SUPPORTBOT_LLM_MAX_TOKENS", "llm_max_tokens"), ge=16
+    )
+    openai_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url"),
+        description="Any OpenAI-compatible endpoint: OpenAI, Azure, vLLM, Ollama, llama.cpp server.",
+    )
+    openai_api_key: str | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key")
+    )
+    openai_model: str = Field(
+        "gpt-4o-mini", validation_alias=AliasChoices("SUPPORTBOT_OPENAI_MODEL", "openai_model")
+    )
+
 
 def load_settings() -> Settings:
     return Settings()

@@ -170,6 +170,9 @@ class KnowledgeBase:
         return self.reloader.rollback()
 
     # --- read side --------------------------------------------------------------------------
+    def has_index(self) -> bool:
+        return self.pointer.read().current is not None
+
     def live(self) -> LiveIndex | None:
         """The live version, following the pointer on every call so a swap is seen at once."""
         version = self.pointer.read().current

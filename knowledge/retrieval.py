@@ -18,7 +18,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 if TYPE_CHECKING:
-    from knowledge.kb import KnowledgeBase
+    from knowledge.kb import KnowledgeBase, LiveIndex
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,11 @@ class Hit:
     lexical: float
     dense: float
     metadata: dict[str, Any] = field(default_factory=dict)
+    context: str = ""  # the chunk with its neighbours in the article, for answering from
+
+    @property
+    def answer_text(self) -> str:
+        return self.context or self.text
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,7 @@ class FusionConfig:
     depth: int = 50  # documents each retriever contributes
     lexical_weight: float = 0.5  # weight of normalised BM25; dense gets 1 - this
     history_turns: int = 2  # earlier user turns folded into a follow-up's query
+    context_chars: int = 1200  # how much of the article around the best chunk a hit carries
 
 
 def expand_query(query: str, history: Sequence[str], turns: int) -> str:
@@ -86,6 +92,29 @@ def _top_normalised(doc_scores: np.ndarray, depth: int, *, positive_only: bool) 
     lo, hi = float(vals.min()), float(vals.max())
     norm = (vals - lo) / (hi - lo) if hi - lo > 1e-9 else np.ones_like(vals)
     return {int(i): float(v) for i, v in zip(idx, norm, strict=True)}
+
+
+def _context(live: LiveIndex, lo: int, hi: int, best: int, limit: int) -> str:
+    """The best chunk, widened with neighbouring chunks of the same article while under `limit`
+    characters; a heading line is repeated where the section changes."""
+    first = last = best
+    size = len(live.texts[best])
+    grew = True
+    while grew:
+        grew = False
+        for cand in (first - 1, last + 1):
+            if lo <= cand < hi and size + len(live.texts[cand]) <= limit:
+                size += len(live.texts[cand])
+                first, last = min(first, cand), max(last, cand)
+                grew = True
+    parts, heading = [], None
+    for i in range(first, last + 1):
+        h = str(live.metadatas[i].get("headings") or "")
+        if h and h != heading:
+            parts.append(f"## {h.split(' > ')[-1]}")
+        heading = h
+        parts.append(live.texts[i])
+    return "\n\n".join(parts)
 
 
 class HybridSearcher:
@@ -136,7 +165,7 @@ class HybridSearcher:
                 url=str(meta.get("url") or ""), text=live.texts[i],
                 headings=str(meta.get("headings") or ""), score=round(float(fused[d]), 6),
                 lexical=float(max(lex[i], 0.0)), dense=float(dense[i]) if np.isfinite(dense[i]) else 0.0,
-                metadata=meta,
+                metadata=meta, context=_context(live, lo, hi, i, self.config.context_chars),
             ))
         return hits
 

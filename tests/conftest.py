@@ -129,3 +129,8 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+
+
+@pytest.fixture
+def kb_empty(tmp_path: Path, embedder: MiniLMEmbedder) -> KnowledgeBase:
+    return KnowledgeBase.open(data_dir=tmp_path / "empty-data", name="empty", embedder=embedder)

@@ -14,12 +14,16 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from adapters.app import SAMPLE_HELPCENTRE, build_embedder, build_kb
+from adapters.app import SAMPLE_HELPCENTRE, build_embedder, build_engine, build_kb
 from adapters.console import messages as msg
 from adapters.settings import Settings, load_settings
+from bot.engine import AnswerEngine
+from bot.llm import BackendUnavailable
+from bot.types import Answer, Turn
 from knowledge.evaluation import DatasetError, evaluate_retrieval, load_beir
 from knowledge.kb import KnowledgeBase
 from knowledge.reload import ReloadError, ReloadReport
@@ -186,6 +190,73 @@ def search(
         print_hits(hits)
 
 
+def open_engine(settings: Settings, knowledge: KnowledgeBase) -> AnswerEngine:
+    try:
+        return build_engine(settings, knowledge)
+    except BackendUnavailable as exc:
+        raise fail(str(exc), 2) from exc
+
+
+def answer_json(a: Answer) -> dict[str, Any]:
+    return {
+        "answer": a.text, "citations": [asdict(c) for c in a.citations], "confidence": str(a.confidence),
+        "abstained": a.abstained, "reason": str(a.reason), "question": a.question, "backend": a.backend,
+        "timings_ms": a.timings_ms,
+    }
+
+
+def print_answer(a: Answer) -> None:
+    out.print(Markdown(a.text))
+    if a.citations:
+        out.print(msg.SOURCES, style="dim")
+        for c in a.citations:
+            source = f"  [{c.n}] {c.title}" + (f" — {c.url}" if c.url else "")
+            out.print(source, markup=False, highlight=False)
+    out.print(msg.ANSWER_META.format(confidence=a.confidence, reason=a.reason,
+                                     ms=a.timings_ms.get("total", 0.0)), style="dim")
+
+
+@app.command(help=msg.ASK_HELP)
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    kb: KbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    settings = load_settings()
+    knowledge = open_kb(settings, kb)
+    answer = open_engine(settings, knowledge).answer(question)
+    if as_json:
+        out.print_json(json.dumps(answer_json(answer)))
+    else:
+        print_answer(answer)
+
+
+@app.command(help=msg.CHAT_HELP)
+def chat(kb: KbOpt = None) -> None:
+    settings = load_settings()
+    knowledge = open_kb(settings, kb)
+    engine = open_engine(settings, knowledge)
+    out.print(msg.CHAT_BANNER.format(backend=engine.backend, kb=knowledge.name), style="dim")
+    history: list[Turn] = []
+    while True:
+        try:
+            line = input(msg.CHAT_PROMPT).strip()
+        except (EOFError, KeyboardInterrupt):
+            out.print()
+            return
+        if line in ("/quit", "/exit"):
+            return
+        if line == "/reset":
+            history.clear()
+            out.print(msg.CHAT_RESET, style="dim")
+            continue
+        if not line:
+            continue
+        answer = engine.answer(line, history=history)
+        print_answer(answer)
+        history = [*history, Turn("user", line), Turn("assistant", answer.text)][-8:]
+
+
 @app.command("eval", help=msg.EVAL_HELP)
 def eval_cmd(
     dataset_dir: Annotated[Path, typer.Argument(help="A BEIR-format dataset folder.")],
@@ -218,9 +289,10 @@ def demo() -> None:
     knowledge = open_kb(settings, None)
     report = run_ingest(knowledge, SAMPLE_HELPCENTRE, allow_empty=False, show_progress=True)
     out.print(msg.RELOAD_DONE.format(kb=report.kb, **report.summary()), highlight=False)
+    engine = open_engine(settings, knowledge)
     for question in msg.DEMO_QUESTIONS:
         out.rule(question)
-        print_hits(knowledge.search(question, k=3))
+        print_answer(engine.answer(question))
 
 
 def main() -> None:

@@ -42,3 +42,13 @@ DEMO_QUESTIONS = (
     "The Slack app stopped responding, what should I do?",
     "Can I use the mobile app offline?",
 )
+ASK_HELP = "Answer a question from the help centre with citations, or say honestly that it isn't covered."
+CHAT_HELP = "Chat in the terminal: follow-up questions keep their context. /reset forgets, /quit leaves."
+CHAT_BANNER = (
+    "supportbot chat ({backend} backend, knowledge base '{kb}'). "
+    "/reset forgets the conversation, /quit leaves."
+)
+CHAT_PROMPT = "you> "
+CHAT_RESET = "(conversation forgotten)"
+SOURCES = "Sources:"
+ANSWER_META = "confidence: {confidence} · {reason} · {ms:.0f} ms"

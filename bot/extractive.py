@@ -1,0 +1,105 @@
+"""The default answer backend: no model, offline, deterministic.
+
+It composes a short answer from the most relevant units (sentences, or a whole step list) of the top
+retrieved chunks, each followed by the `[n]` of the article it came from.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.safety import defuse_mentions, is_injection
+from bot.text import cite, content_terms, is_list_item, units
+from bot.types import Citation
+from knowledge.retrieval import Hit
+
+_MAX_UNIT_CHARS = 600
+
+
+@dataclass(frozen=True)
+class _Unit:
+    hit_rank: int
+    position: int
+    text: str
+    score: float
+
+
+def _candidates(hit: Hit, rank: int, q: set[str], idf: dict[str, float]) -> list[_Unit]:
+    found: list[_Unit] = []
+    parts = units(hit.answer_text)
+    i = 0
+    while i < len(parts):
+        # a run of list items is one unit: the steps of a procedure belong together
+        j = i + 1
+        if is_list_item(parts[i]):
+            while j < len(parts) and is_list_item(parts[j]):
+                j += 1
+        block = parts[i:j]
+        text = "\n".join(block) if len(block) > 1 else block[0]
+        terms = set(content_terms(text))
+        if len(text.split()) >= 4 and not is_injection(text) and len(text) <= _MAX_UNIT_CHARS * 2:
+            overlap = sum(idf.get(t, 0.0) for t in q & terms)
+            score = overlap / math.sqrt(max(len(terms), 4)) + 0.35 / (rank + 1) + 0.1 / (i + 1)
+            found.append(_Unit(rank, i, text, score))
+        i = j
+    return found
+
+
+def compose(
+    question: str,
+    hits: Sequence[Hit],
+    *,
+    max_units: int = 3,
+    max_sources: int = 3,
+) -> tuple[str, tuple[Citation, ...]]:
+    """A Markdown answer whose every unit carries its citation, and the citations it uses."""
+    top = list(hits[:max_sources])
+    if not top:
+        return "", ()
+    q = set(content_terms(question))
+    texts = [set(content_terms(h.answer_text)) for h in top]
+    idf = {t: 1.0 + math.log((1 + len(top)) / (1 + sum(t in s for s in texts))) for t in q}
+    pool = [u for rank, h in enumerate(top) for u in _candidates(h, rank, q, idf)]
+    if not pool:
+        return "", ()
+    best = sorted(pool, key=lambda u: -u.score)
+    chosen = [best[0]]
+    for u in best[1:]:
+        if len(chosen) >= max_units:
+            break
+        if u.score >= 0.5 * best[0].score and (u.hit_rank == 0 or u.score >= 0.8 * best[0].score):
+            chosen.append(u)
+    chosen.sort(key=lambda u: (u.hit_rank, u.position))
+
+    numbers: dict[int, int] = {}
+    lines: list[str] = []
+    support: dict[int, list[str]] = {}
+    for u in chosen:
+        n = numbers.setdefault(u.hit_rank, len(numbers) + 1)
+        support.setdefault(u.hit_rank, []).append(u.text)
+        body = defuse_mentions(u.text)
+        if "\n" in body:  # a step list: cite every step
+            lines.append("\n".join(cite(step, [n]) for step in body.splitlines()))
+        else:
+            lines.append(cite(body, [n]))
+    citations = tuple(
+        Citation(n=n, title=top[r].title, url=top[r].url, doc_id=top[r].doc_id,
+                 snippet=defuse_mentions(" ".join(support[r]))[:500], chunk_id=top[r].chunk_id)
+        for r, n in sorted(numbers.items(), key=lambda kv: kv[1])
+    )
+    return _join(lines), citations
+
+
+def _join(lines: list[str]) -> str:
+    """Sentences flow as a paragraph; step lists stand on their own lines."""
+    out = ""
+    for line in lines:
+        if not out:
+            out = line
+        elif "\n" in line or is_list_item(line) or is_list_item(out.splitlines()[-1]):
+            out += "\n\n" + line
+        else:
+            out += " " + line
+    return out
