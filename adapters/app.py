@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from adapters.settings import Settings
+from bot.coverage import CoveragePolicy
 from bot.engine import AnswerEngine
 from bot.llm import ModelConfig, make_chat_model
 from knowledge.embeddings import MiniLMEmbedder
@@ -42,4 +43,5 @@ def build_engine(settings: Settings, kb: KnowledgeBase) -> AnswerEngine:
     """The answer engine for a knowledge base, with the backend the settings choose."""
     config = model_config(settings)
     return AnswerEngine(knowledge=kb, llm=make_chat_model(config), backend=config.backend,
-                        timeout_s=config.timeout_s)
+                        timeout_s=config.timeout_s,
+                        policy=CoveragePolicy(threshold=settings.abstain_threshold))

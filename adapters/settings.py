@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         "gpt-4o-mini", validation_alias=AliasChoices("SUPPORTBOT_OPENAI_MODEL", "openai_model")
     )
 
+    abstain_threshold: float = Field(
+        0.60, validation_alias=AliasChoices("SUPPORTBOT_ABSTAIN_THRESHOLD", "abstain_threshold"),
+        description="Coverage score below which the bot says the help centre doesn't cover a question "
+        "(0.60 balanced; 0.72 strict: declines more, answers less).",
+    )
+
 
 def load_settings() -> Settings:
     return Settings()

@@ -53,6 +53,7 @@ def compose(
     *,
     max_units: int = 3,
     max_sources: int = 3,
+    min_share: float = 0.5,
 ) -> tuple[str, tuple[Citation, ...]]:
     """A Markdown answer whose every unit carries its citation, and the citations it uses."""
     top = list(hits[:max_sources])
@@ -65,11 +66,18 @@ def compose(
     if not pool:
         return "", ()
     best = sorted(pool, key=lambda u: -u.score)
+    floor = min_share * best[0].score
     chosen = [best[0]]
-    for u in best[1:]:
+    # the best unit of each other top article that is relevant enough: an answer that cites the
+    # two or three articles that bear on a question is more often right than one that cites one
+    for rank in range(len(top)):
+        own = [u for u in best if u.hit_rank == rank and u not in chosen]
+        if own and own[0].score >= floor and len(chosen) < max_units and rank != best[0].hit_rank:
+            chosen.append(own[0])
+    for u in best[1:]:  # then more of the best article
         if len(chosen) >= max_units:
             break
-        if u.score >= 0.5 * best[0].score and (u.hit_rank == 0 or u.score >= 0.8 * best[0].score):
+        if u not in chosen and u.hit_rank == best[0].hit_rank and u.score >= floor:
             chosen.append(u)
     chosen.sort(key=lambda u: (u.hit_rank, u.position))
 

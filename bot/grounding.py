@@ -1,7 +1,7 @@
 """Grounding check for generated answers: every sentence must be supported by a chunk it cites.
 
 A sentence is supported when most of its content words (stemmed, minus stop words) occur in one
-of the retrieved chunks it cites; an uncited sentence may borrow the best-supporting chunk's number.
+of the retrieved chunks it cites (60%, or 75% for a sentence of fewer than five content words); an uncited sentence may borrow the best-supporting chunk's number.
 Unsupported sentences are dropped, citations to anything not retrieved are removed, and the
 surviving citations are renumbered in order of first use.
 """
@@ -15,6 +15,8 @@ from bot.safety import defuse_mentions, is_injection
 from bot.text import citations_in, cite, content_terms, is_list_item, sentences, strip_citations
 
 SUPPORT_THRESHOLD = 0.6
+SHORT_THRESHOLD = 0.75  # a short sentence ("Open the Settings app") must match almost word for word
+SHORT_TERMS = 5
 
 
 @dataclass(frozen=True)
@@ -39,10 +41,11 @@ def verify(answer: str, sources: Sequence[str], *, threshold: float = SUPPORT_TH
         cited = [n for n in citations_in(sentence) if 1 <= n <= len(sources)]
         candidates = cited or list(range(1, len(sources) + 1))
         scored = sorted(((_support(terms, source_terms[n - 1]), n) for n in candidates), reverse=True)
-        if not terms or is_injection(body) or not scored or scored[0][0] < threshold:
+        needed = threshold if len(terms) >= SHORT_TERMS else max(threshold, SHORT_THRESHOLD)
+        if not terms or is_injection(body) or not scored or scored[0][0] < needed:
             dropped += 1
             continue
-        good = [n for s, n in scored if s >= threshold] if cited else [scored[0][1]]
+        good = [n for s, n in scored if s >= needed] if cited else [scored[0][1]]
         kept.append((body, sorted(good)))
 
     order: list[int] = []

@@ -7,12 +7,15 @@ import re
 from knowledge.lexical import tokenize
 
 STOPWORDS = frozenset(tokenize(
-    "a an the and or but if then so of to in on at by for with from into about as is are was were be "
-    "been being do does did doing have has had having i me my we our you your it its this that these "
-    "those there here what which who whom whose when where why how can could should would will shall "
-    "may might must not no yes all any some each every more most other such only own same than too "
-    "very just also up down out off over under again further once am he she they them their his her "
-    "get got want need like please thanks hi hello"
+    "a about above after again against all am an and any are as at be because been before being below "
+    "between both but by can could did do does doing down during each few for from further had has have "
+    "having he her here hers herself him himself his how i if in into is it its itself just me more most "
+    "my myself no nor not now of off on once only or other our ours ourselves out over own same she "
+    "should so some such than that the their theirs them themselves then there these they this those "
+    "through to too under until up very was we were what when where which while who whom why will with "
+    "would you your yours yourself yourselves also may might must shall need needs able get got go going "
+    "make use used want wants like one thing things someone something anyone anything yes please tell "
+    "know help still eligible entitled allowed qualify thanks hi hello"
 ))
 _CITE = re.compile(r"\s*\[(\d{1,2})\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[*_]*[A-Z0-9])")

@@ -22,9 +22,10 @@ from adapters.app import SAMPLE_HELPCENTRE, build_embedder, build_engine, build_
 from adapters.console import messages as msg
 from adapters.settings import Settings, load_settings
 from bot.engine import AnswerEngine
+from bot.evaluation import evaluate_answers
 from bot.llm import BackendUnavailable
 from bot.types import Answer, Turn
-from knowledge.evaluation import DatasetError, evaluate_retrieval, load_beir
+from knowledge.evaluation import DatasetError, load_beir, retrieval_metrics, throwaway_kb
 from knowledge.kb import KnowledgeBase
 from knowledge.reload import ReloadError, ReloadReport
 from knowledge.retrieval import Hit, Scope
@@ -262,6 +263,8 @@ def eval_cmd(
     dataset_dir: Annotated[Path, typer.Argument(help="A BEIR-format dataset folder.")],
     split: Annotated[str, typer.Option(help="Which qrels/<split>.tsv to score.")] = "dev",
     k: Annotated[int, typer.Option("--k", min=1, max=100, help="Retrieval depth.")] = 10,
+    answers: Annotated[bool, typer.Option("--answers", help=msg.ANSWERS_OPT)] = False,
+    no_history: Annotated[bool, typer.Option("--no-history", help=msg.NO_HISTORY_OPT)] = False,
     as_json: JsonOpt = False,
 ) -> None:
     try:
@@ -269,8 +272,15 @@ def eval_cmd(
     except DatasetError as exc:
         raise fail(str(exc), 2) from exc
     settings = load_settings()
-    with progress_bars(not as_json) as progress:
-        result = evaluate_retrieval(evalset, embedder=build_embedder(settings), k=k, progress=progress)
+    embedder = build_embedder(settings)
+    with progress_bars(not as_json) as progress, throwaway_kb(evalset, embedder=embedder,
+                                                               progress=progress) as (knowledge, ingest_s):
+        result: dict[str, Any] = retrieval_metrics(evalset, knowledge, embedder=embedder, k=k,
+                                                   use_history=not no_history, progress=progress)
+        result["ingest_docs_per_s"] = round(len(evalset.corpus) / ingest_s, 1) if ingest_s else 0.0
+        if answers:
+            engine = open_engine(settings, knowledge)
+            result.update(evaluate_answers(evalset, engine, use_history=not no_history, progress=progress))
     if as_json:
         out.print_json(json.dumps(result))
         return
@@ -278,8 +288,8 @@ def eval_cmd(
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in result.items():
-        if key not in ("dataset",):
-            table.add_row(key, str(value))
+        if key != "dataset":
+            table.add_row(key, "-" if value is None else str(value))
     out.print(table)
 
 

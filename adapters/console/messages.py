@@ -35,7 +35,10 @@ RELOAD_DONE = (
 ROLLED_BACK = "Knowledge base '{kb}' now serves version {current} (was {previous})."
 NO_RESULTS = "No matching articles."
 ERROR = "error: {message}"
-STAGES = {"read": "Reading files", "embed": "Embedding chunks", "write": "Writing index", "query": "Queries"}
+STAGES = {
+    "read": "Reading files", "embed": "Embedding chunks", "write": "Writing index", "query": "Queries",
+    "answer": "Answers",
+}
 DEMO_QUESTIONS = (
     "How do I get a refund for my annual plan?",
     "How can I turn on SAML single sign-on?",
@@ -52,3 +55,8 @@ CHAT_PROMPT = "you> "
 CHAT_RESET = "(conversation forgotten)"
 SOURCES = "Sources:"
 ANSWER_META = "confidence: {confidence} · {reason} · {ms:.0f} ms"
+ANSWERS_OPT = (
+    "Also run the full answer engine on every query: abstain_recall, answer_rate, cited_gold_rate, "
+    "answer latency."
+)
+NO_HISTORY_OPT = "Ignore the queries' conversation history (to measure what history adds)."

@@ -96,3 +96,38 @@ def test_console_script_exit_code(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip().endswith("does not exist")
     assert proc.stdout == ""
+
+
+def test_ask_json_and_not_covered(run, tmp_path: Path) -> None:  # noqa: ANN001
+    run("ingest", str(write_articles(tmp_path / "hc")))
+    a = json.loads(run("ask", "How do I turn on two-factor authentication?", "--json").stdout)
+    assert set(a) >= {"answer", "citations", "confidence", "abstained", "reason"}
+    assert a["abstained"] is False and a["reason"] == "answered"
+    assert a["citations"][0]["doc_id"] == "security/two-factor.md" and "[1]" in a["answer"]
+    assert a["citations"][0]["url"] == "https://help.example.test/security/two-factor"
+    no = json.loads(run("ask", "What is the capital of Peru?", "--json").stdout)
+    assert no["abstained"] is True and no["reason"] == "not_covered" and no["citations"] == []
+    human = run("ask", "How do I turn on two-factor authentication?").stdout
+    assert "Sources:" in human and "[1] Turn on two-factor authentication — https://help.example.test" in human
+
+
+def test_ask_with_unavailable_backend_says_what_to_do(run, tmp_path: Path) -> None:  # noqa: ANN001
+    run("ingest", str(write_articles(tmp_path / "hc")))
+    runner = CliRunner()
+    env = {"SUPPORTBOT_DATA_DIR": str(tmp_path / "data"), "SUPPORTBOT_LLM": "openai", "OPENAI_API_KEY": ""}
+    result = runner.invoke(app, ["ask", "refund?"], env=env)
+    assert result.exit_code == 2 and "OPENAI_API_KEY" in result.stderr
+    result = runner.invoke(app, ["ask", "refund?"], env={**env, "SUPPORTBOT_LLM": "gpt9"})
+    assert result.exit_code == 2 and "unknown answer backend 'gpt9'" in result.stderr
+
+
+def test_chat_keeps_context_and_resets(tmp_path: Path, embedder) -> None:  # noqa: ANN001
+    env = {"SUPPORTBOT_DATA_DIR": str(tmp_path / "data")}
+    runner = CliRunner()
+    runner.invoke(app, ["ingest", str(write_articles(tmp_path / "hc"))], env=env)
+    script = "How do I set up two-factor authentication?\nwhich apps can scan the code?\n/reset\n/quit\n"
+    result = runner.invoke(app, ["chat"], input=script, env=env)
+    assert result.exit_code == 0, result.output
+    assert "extractive backend" in result.stdout
+    assert result.stdout.count("Turn on two-factor authentication") >= 2  # the follow-up stayed on topic
+    assert "(conversation forgotten)" in result.stdout

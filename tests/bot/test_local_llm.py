@@ -130,3 +130,20 @@ def test_unsupported_message_kinds_are_refused(local_model: LocalModel, cache_di
     chat = LocalChatModel(cache_dir=cache_dir)
     with pytest.raises(ValueError, match="ToolMessage"):
         chat.invoke([HumanMessage("hi"), ToolMessage("42", tool_call_id="t1")])
+
+
+@pytest.mark.slow
+def test_engine_with_local_backend_always_answers(local_model: LocalModel, cache_dir: Path, kb, helpcentre) -> None:  # noqa: ANN001
+    """The whole chain on the real SmolLM2: a grounded answer, or the extractive one flagged; never silence."""
+    from bot.engine import AnswerEngine
+    from bot.llm import ModelConfig, make_chat_model
+    from bot.types import Reason
+
+    kb.reload(helpcentre)
+    llm = make_chat_model(ModelConfig(backend="local", cache_dir=cache_dir, timeout_s=60, max_tokens=60))
+    engine = AnswerEngine(knowledge=kb, llm=llm, backend="local", timeout_s=60)
+    a = engine.answer("How do I turn on two-factor authentication?")
+    assert a.reason in (Reason.ANSWERED, Reason.UNGROUNDED, Reason.LLM_TIMEOUT)
+    assert a.text and a.citations and a.citations[0].doc_id == "security/two-factor.md"
+    assert a.backend == ("local" if a.reason == Reason.ANSWERED else a.backend)
+    assert "generate" in a.timings_ms

@@ -22,7 +22,7 @@ CORPUS = [
 QUERIES = [
     {"_id": "q1", "text": "I forgot my password, what now?"},
     {"_id": "q2", "text": "where can I get a PDF of my invoices"},
-    {"_id": "q3", "text": "how long do I press the button?", "history": [
+    {"_id": "q3", "text": "and how long does that take?", "history": [
         {"role": "user", "text": "My bluetooth headset will not pair"},
         {"role": "assistant", "text": "Let's try pairing mode."}]},
     {"_id": "q4", "text": "What is the capital of Peru?", "answerable": False},
@@ -91,3 +91,18 @@ def test_eval_cli_table_and_bad_split(tmp_path: Path, embedder) -> None:  # noqa
     assert table.exit_code == 0 and "mrr@10" in table.stdout
     bad = CliRunner().invoke(app, ["eval", str(root), "--split", "test"])
     assert bad.exit_code == 2 and "test.tsv not found" in bad.stderr
+
+
+def test_eval_answers_and_history_flags(tmp_path: Path, embedder) -> None:  # noqa: ANN001
+    root = write_set(tmp_path / "set")
+    result = CliRunner().invoke(app, ["eval", str(root), "--answers", "--json"])
+    assert result.exit_code == 0, result.output
+    r = json.loads(result.stdout)
+    for key in ("abstain_recall", "answer_rate", "cited_gold_rate", "answer_p50_ms", "answer_p95_ms"):
+        assert key in r, key
+    assert r["n_unanswerable"] == 1 and r["abstain_recall"] == 1.0  # "capital of Peru" is declined
+    assert r["n_answerable"] == 4 and r["answer_rate"] >= 0.75 and r["cited_gold_rate"] == 1.0
+    assert r["answer_p95_ms"] >= r["answer_p50_ms"] > 0
+    # without the conversation, the follow-up about "the button" loses its subject
+    without = json.loads(CliRunner().invoke(app, ["eval", str(root), "--no-history", "--json"]).stdout)
+    assert without["hit@1"] < r["hit@1"]

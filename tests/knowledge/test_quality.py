@@ -34,3 +34,27 @@ def test_hybrid_beats_each_half_on_dev_sets(name: str, embedder: MiniLMEmbedder)
         assert hybrid[metric] > figures["lexical"][metric], (metric, figures)
         assert hybrid[metric] > figures["dense"][metric], (metric, figures)
         assert hybrid[metric] >= FLOORS[name][metric], (metric, figures)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+# measured with the default threshold (README, Answer quality), less a small margin
+ANSWER_FLOORS = {
+    EVAL / "or-sharc-dev-unanswerable": {"abstain_recall": 0.32, "answer_rate": 0.90, "cited_gold_rate": 0.85},
+    ROOT / "bench" / "data" / "cadence-conversations": {"abstain_recall": 0.7, "answer_rate": 0.85,
+                                                         "cited_gold_rate": 0.9},
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", sorted(ANSWER_FLOORS), ids=lambda p: p.name)
+def test_answer_engine_declines_and_cites(path: Path, embedder: MiniLMEmbedder) -> None:
+    from bot.engine import AnswerEngine
+    from bot.evaluation import evaluate_answers
+
+    if not path.is_dir():
+        pytest.skip(f"{path} not present")
+    evalset = load_beir(path)
+    with throwaway_kb(evalset, embedder=embedder) as (kb, _):
+        result = evaluate_answers(evalset, AnswerEngine(knowledge=kb))
+    for key, floor in ANSWER_FLOORS[path].items():
+        assert result[key] is not None and result[key] >= floor, (key, result)
