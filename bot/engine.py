@@ -31,7 +31,8 @@ from knowledge.retrieval import Hit, Scope, expand_query
 class Knowledge(Protocol):
     """What the engine needs of the knowledge base (knowledge.kb.KnowledgeBase implements it)."""
 
-    embedder: SentenceEmbedder
+    @property
+    def embedder(self) -> SentenceEmbedder: ...
 
     def has_index(self) -> bool: ...
 

@@ -1,9 +1,10 @@
 """Grounding check for generated answers: every sentence must be supported by a chunk it cites.
 
 A sentence is supported when most of its content words (stemmed, minus stop words) occur in one
-of the retrieved chunks it cites (60%, or 75% for a sentence of fewer than five content words); an uncited sentence may borrow the best-supporting chunk's number.
-Unsupported sentences are dropped, citations to anything not retrieved are removed, and the
-surviving citations are renumbered in order of first use.
+of the retrieved chunks it cites: 60%, or 75% for a sentence of fewer than five content words. An
+uncited sentence may borrow the best-supporting chunk's number. Unsupported sentences are dropped,
+citations to anything not retrieved are removed, and the surviving citations are renumbered in
+order of first use.
 """
 
 from __future__ import annotations

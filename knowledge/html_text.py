@@ -52,7 +52,7 @@ def _html_url(soup: BeautifulSoup) -> str:
 
 def _main_content(soup: BeautifulSoup, first_h1: Tag | None) -> Tag:
     """The main content element with page chrome (navigation, headers, footers, banners) removed."""
-    found = soup.find("main") or soup.find("article") or soup.find(attrs={"role": "main"}) or soup.body
+    found = soup.find("main") or soup.find("article") or soup.find(True, attrs={"role": "main"}) or soup.body
     main = found if isinstance(found, Tag) else soup
     for tag in main.find_all(_DROP_TAGS):
         if isinstance(tag, Tag):
@@ -68,8 +68,8 @@ def _main_content(soup: BeautifulSoup, first_h1: Tag | None) -> Tag:
 
 
 def _looks_like_chrome(tag: Tag) -> bool:
-    classes = tag.get("class") or []
-    names = [classes] if isinstance(classes, str) else list(classes)
+    raw = tag.get("class")
+    names: list[str] = [raw] if isinstance(raw, str) else [str(c) for c in raw or []]
     ident = tag.get("id")
     if isinstance(ident, str):
         names.append(ident)

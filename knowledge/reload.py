@@ -178,7 +178,10 @@ class Reloader:
                 "(no loadable files); pass --allow-empty if that is what you want"
             )
 
-        added, updated, unchanged, fresh = [], [], [], []
+        added: list[str] = []
+        updated: list[str] = []
+        unchanged: list[str] = []
+        fresh: list[tuple[SourceDocument, str]] = []
         seen: set[str] = set()
         for doc in documents:
             seen.add(doc.doc_id)
