@@ -7,6 +7,7 @@ has a timeout; on a timeout or error the extractive answer is used instead, flag
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,8 @@ from bot.safety import defuse_mentions, sanitize_source
 from bot.types import Answer, Citation, Confidence, Reason, Turn
 from bot.voice import PassThroughVoice, VoiceAdapter
 from knowledge.retrieval import Hit, Scope, expand_query
+
+log = logging.getLogger(__name__)
 
 
 class Knowledge(Protocol):
@@ -85,9 +88,15 @@ class AnswerEngine:
     def answer(self, question: str, history: Sequence[Turn] = (), scope: Scope | None = None) -> Answer:
         """Always returns an Answer: grounded text with citations, or a short reason."""
         started = time.perf_counter()
-        result: Answer = self.chain.invoke(_State(question.strip(), tuple(history), scope))
-        return replace(result, timings_ms={**result.timings_ms,
-                                           "total": round((time.perf_counter() - started) * 1000, 2)})
+        try:
+            result: Answer = self.chain.invoke(_State(question.strip(), tuple(history), scope))
+        except Exception:  # never silence: the user gets a short reason, the log gets the trace
+            log.exception("answer failed (backend=%s)", self.backend)
+            result = self._short(Reason.ERROR, messages.ERROR)
+        result = replace(result, timings_ms={**result.timings_ms, "total": _ms(started)})
+        log.info("answer reason=%s backend=%s citations=%d confidence=%s ms=%s", result.reason,
+                 result.backend, len(result.citations), result.confidence, result.timings_ms)
+        return result
 
     # --- steps ------------------------------------------------------------------------------
     def _condense(self, s: _State) -> _State:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.safety import defuse_mentions, is_injection
-from bot.text import citations_in, cite, content_terms, is_list_item, sentences, strip_citations
+from bot.text import citations_in, cite, content_terms, is_list_item, strip_citations, units
 
 SUPPORT_THRESHOLD = 0.6
 SHORT_THRESHOLD = 0.75  # a short sentence ("Open the Settings app") must match almost word for word
@@ -36,7 +36,7 @@ def verify(answer: str, sources: Sequence[str], *, threshold: float = SUPPORT_TH
     source_terms = [set(content_terms(s)) for s in sources]
     kept: list[tuple[str, list[int]]] = []
     dropped = 0
-    for sentence in sentences(answer):
+    for sentence in units(answer):  # sentences and list items, citation markers kept
         body = strip_citations(sentence)
         terms = content_terms(body)
         cited = [n for n in citations_in(sentence) if 1 <= n <= len(sources)]

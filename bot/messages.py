@@ -6,3 +6,4 @@ NOT_COVERED = (
 )
 EMPTY_QUESTION = "Ask me a question about the product and I'll look it up in the help centre."
 NO_INDEX = "The help centre hasn't been indexed yet, so I can't answer. An admin can run a reload."
+ERROR = "Sorry, something went wrong on my side while looking that up. Please try again in a moment."

@@ -64,11 +64,6 @@ def strip_citations(sentence: str) -> str:
     return _CITE.sub("", sentence).strip()
 
 
-def sentences(text: str) -> list[str]:
-    """Sentences of a generated answer (list items count as sentences), citation markers kept."""
-    return units(text)
-
-
 def cite(body: str, numbers: list[int] | tuple[int, ...]) -> str:
     """Append citation markers, before a sentence's final punctuation: "… in 30 days [1]."."""
     marks = "".join(f"[{n}]" for n in numbers)

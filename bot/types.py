@@ -22,6 +22,7 @@ class Reason(StrEnum):
     LLM_TIMEOUT = "llm_timeout_fallback"  # the model timed out: extractive answer instead
     LLM_ERROR = "llm_error_fallback"  # the model failed: extractive answer instead
     UNGROUNDED = "ungrounded_fallback"  # nothing the model said was supported: extractive instead
+    ERROR = "error"  # something failed (the index unreachable, say): a short apology, logged
 
 
 @dataclass(frozen=True)

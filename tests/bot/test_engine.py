@@ -171,3 +171,10 @@ def test_openai_condenses_follow_ups(indexed: KnowledgeBase) -> None:
     assert "Last message: which apps work?" in server.requests[0]["messages"][-1]["content"]
     assert a.question == "Which authenticator apps work with two-factor authentication?"
     assert a.citations[0].doc_id == "security/two-factor.md"
+
+
+def test_a_failing_index_gives_a_short_reason_not_silence(indexed: KnowledgeBase) -> None:
+    """The version pointer is corrupted on disk: the user still gets a reply, not an exception."""
+    indexed.pointer.path.write_text("{not json", encoding="utf-8")
+    a = AnswerEngine(knowledge=indexed).answer("How do I get a refund?")
+    assert a.reason == Reason.ERROR and a.abstained and "try again" in a.text
