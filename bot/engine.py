@@ -19,7 +19,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.runnables import RunnableLambda
 
 from bot import messages
-from bot.coverage import Coverage, CoveragePolicy, SentenceEmbedder
+from bot.coverage import Coverage, CoveragePolicy
 from bot.extractive import compose
 from bot.grounding import verify
 from bot.prompts import answer_messages, condense_messages
@@ -33,9 +33,6 @@ log = logging.getLogger(__name__)
 
 class Knowledge(Protocol):
     """What the engine needs of the knowledge base (knowledge.kb.KnowledgeBase implements it)."""
-
-    @property
-    def embedder(self) -> SentenceEmbedder: ...
 
     def has_index(self) -> bool: ...
 
@@ -126,7 +123,7 @@ class AnswerEngine:
     def _decide(self, s: _State) -> _State:
         if s.draft is not None:
             return s
-        coverage = self.policy.decide(self._query_with_context(s), s.hits, self.knowledge.embedder)
+        coverage = self.policy.decide(self._query_with_context(s), s.hits)
         if not coverage.covered:
             return replace(s, coverage=coverage, draft=self._short(Reason.NOT_COVERED, messages.NOT_COVERED))
         return replace(s, coverage=coverage)

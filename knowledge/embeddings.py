@@ -54,7 +54,7 @@ class MiniLMEmbedder(Embeddings):
     computed in batches for ingest throughput.
     """
 
-    def __init__(self, *, batch_size: int = 64, query_cache_size: int = 8192) -> None:
+    def __init__(self, *, batch_size: int = 64, query_cache_size: int = 1024) -> None:
         self.batch_size = batch_size
         self._model: SentenceTransformer | None = None
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -104,20 +104,6 @@ class MiniLMEmbedder(Embeddings):
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return vec
-
-    def encode_cached(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed short texts through the same LRU cache as queries, in one batch for the misses."""
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        if missing:
-            for text, vec in zip(missing, self._encode_raw(missing), strict=True):
-                self._cache[text] = vec
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        out = np.empty((len(texts), DIMENSION), dtype=np.float32)
-        for i, t in enumerate(texts):
-            vec = self._cache.get(t)
-            out[i] = vec if vec is not None else self._encode_raw([t])[0]
-        return out
 
     def clear_cache(self) -> None:
         self._cache.clear()

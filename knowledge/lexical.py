@@ -22,8 +22,10 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 def tokenize(text: str) -> list[str]:
     """Lower-case, strip accents, split on non-alphanumerics, Snowball-stem."""
-    folded = unicodedata.normalize("NFKD", text.lower())
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    folded = text.lower()
+    if not folded.isascii():  # accents off ("café" -> "cafe"); most help-centre text skips this
+        folded = unicodedata.normalize("NFKD", folded)
+        folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
     words = [w.replace("'", "") for w in _WORD.findall(folded)]
     return list(_stemmer.stemWords(words))
 

@@ -58,6 +58,7 @@ class Hit:
     dense: float
     metadata: dict[str, Any] = field(default_factory=dict)
     context: str = ""  # the chunk with its neighbours in the article, for answering from
+    doc_dense: float = 0.0  # the best cosine between the query and any chunk of the article
 
     @property
     def answer_text(self) -> str:
@@ -143,10 +144,10 @@ class HybridSearcher:
         if mask is not None:
             lex = np.where(mask, lex, -np.inf)
             dense = np.where(mask, dense, -np.inf)
+        doc_dense = np.maximum.reduceat(dense, live.doc_starts)
         lex_docs = _top_normalised(np.maximum.reduceat(lex, live.doc_starts), self.config.depth,
                                    positive_only=True) if w > 0 else {}
-        dense_docs = _top_normalised(np.maximum.reduceat(dense, live.doc_starts), self.config.depth,
-                                     positive_only=False) if w < 1 else {}
+        dense_docs = _top_normalised(doc_dense, self.config.depth, positive_only=False) if w < 1 else {}
         fused = {d: w * lex_docs.get(d, 0.0) + (1 - w) * dense_docs.get(d, 0.0)
                  for d in lex_docs.keys() | dense_docs.keys()}
         best = sorted(fused, key=lambda d: -fused[d])[:k]
@@ -166,6 +167,7 @@ class HybridSearcher:
                 headings=str(meta.get("headings") or ""), score=round(float(fused[d]), 6),
                 lexical=float(max(lex[i], 0.0)), dense=float(dense[i]) if np.isfinite(dense[i]) else 0.0,
                 metadata=meta, context=_context(live, lo, hi, i, self.config.context_chars),
+                doc_dense=float(doc_dense[d]) if np.isfinite(doc_dense[d]) else 0.0,
             ))
         return hits
 

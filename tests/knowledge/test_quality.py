@@ -39,8 +39,8 @@ def test_hybrid_beats_each_half_on_dev_sets(name: str, embedder: MiniLMEmbedder)
 ROOT = Path(__file__).resolve().parents[2]
 # measured with the default threshold (README, Answer quality), less a small margin
 ANSWER_FLOORS = {
-    EVAL / "or-sharc-dev-unanswerable": {"abstain_recall": 0.32, "answer_rate": 0.90, "cited_gold_rate": 0.85},
-    ROOT / "bench" / "data" / "cadence-conversations": {"abstain_recall": 0.7, "answer_rate": 0.85,
+    EVAL / "or-sharc-dev-unanswerable": {"abstain_recall": 0.38, "answer_rate": 0.88, "cited_gold_rate": 0.85},
+    ROOT / "bench" / "data" / "cadence-conversations": {"abstain_recall": 0.7, "answer_rate": 0.88,
                                                          "cited_gold_rate": 0.9},
 }
 
