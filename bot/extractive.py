@@ -7,6 +7,7 @@ retrieved chunks, each followed by the `[n]` of the article it came from.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,22 +30,39 @@ class _Unit:
 def _candidates(hit: Hit, rank: int, q: set[str], idf: dict[str, float]) -> list[_Unit]:
     found: list[_Unit] = []
     parts = units(hit.answer_text)
+    prior = 0.35 * hit.score  # the article's own relevance
+    best_chunk = " ".join(hit.text.split())
     i = 0
     while i < len(parts):
-        # a run of list items is one unit: the steps of a procedure belong together
+        # a run of list items is one unit, with the sentence that leads into it ("To do X:")
         j = i + 1
-        if is_list_item(parts[i]):
+        lead_in = parts[i].rstrip().endswith(":") and not is_list_item(parts[i])
+        if lead_in and j < len(parts) and is_list_item(parts[j]) or is_list_item(parts[i]):
             while j < len(parts) and is_list_item(parts[j]):
                 j += 1
         block = parts[i:j]
         text = "\n".join(block) if len(block) > 1 else block[0]
         terms = set(content_terms(text))
-        if len(text.split()) >= 4 and not is_injection(text) and len(text) <= _MAX_UNIT_CHARS * 2:
+        usable = not (len(block) == 1 and lead_in)  # a lead-in with nothing after it says nothing
+        if usable and _informative(text) and len(text) <= _MAX_UNIT_CHARS * 2:
             overlap = sum(idf.get(t, 0.0) for t in q & terms)
-            score = overlap / math.sqrt(max(len(terms), 4)) + 0.35 / (rank + 1) + 0.1 / (i + 1)
+            # units from the chunk that retrieval found closest to the question also carry its meaning
+            in_best = 0.25 if " ".join(block[0].split())[:60] in best_chunk else 0.0
+            score = overlap / math.sqrt(max(len(terms), 4)) + prior + in_best + 0.1 / (i + 1)
             found.append(_Unit(rank, i, text, score))
         i = j
     return found
+
+
+_NAVIGATION = re.compile(
+    r"^(see|read|learn more|for more|for details|related|this (article|page|guide)\b)", re.IGNORECASE
+)
+
+
+def _informative(text: str) -> bool:
+    """Content a reader can act on: not a cross-reference, not a description of the article itself,
+    not an instruction planted for the assistant."""
+    return len(text.split()) >= 4 and not _NAVIGATION.match(text.strip()) and not is_injection(text)
 
 
 def compose(

@@ -108,14 +108,24 @@ def _context(live: LiveIndex, lo: int, hi: int, best: int, limit: int) -> str:
                 size += len(live.texts[cand])
                 first, last = min(first, cand), max(last, cand)
                 grew = True
-    parts, heading = [], None
+    parts, heading, previous = [], None, ""
     for i in range(first, last + 1):
         h = str(live.metadatas[i].get("headings") or "")
         if h and h != heading:
             parts.append(f"## {h.split(' > ')[-1]}")
-        heading = h
-        parts.append(live.texts[i])
+        text = _without_overlap(previous, live.texts[i]) if h == heading else live.texts[i]
+        heading, previous = h, live.texts[i]
+        if text.strip():
+            parts.append(text)
     return "\n\n".join(parts)
+
+
+def _without_overlap(before: str, after: str, *, longest: int = 600) -> str:
+    """`after` minus the text it repeats from the end of `before` (chunks overlap by design)."""
+    for k in range(min(len(before), len(after), longest), 15, -1):
+        if before.endswith(after[:k]):
+            return after[k:].lstrip()
+    return after
 
 
 class HybridSearcher:

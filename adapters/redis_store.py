@@ -1,0 +1,289 @@
+"""``ConversationStore`` on Redis, shared by every bot worker (platform rules, "Redis").
+
+Tight socket timeouts and no retries, so a slow or absent Redis cannot eat Slack's 3-second budget;
+every key written carries a TTL; append + trim + expire run as one MULTI/EXEC transaction. When Redis
+fails, each call degrades (see ``bot.store.ConversationStore``), one warning is logged per interval, and
+the store recovers by itself on the first call that succeeds again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from bot.store import FEEDBACK_KINDS, FeedbackRecord, ThreadKey
+from bot.types import Turn
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# KEYS[1] bucket; ARGV: rate per second, burst, now (from the caller's clock), ttl seconds.
+# A missing bucket is full; a clock that went back refills nothing. Returns 1 if a token was taken.
+_TOKEN_BUCKET = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local v = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(v[1])
+local ts = tonumber(v[2])
+if tokens == nil or ts == nil then
+  tokens = burst
+  ts = now
+end
+if now > ts then
+  tokens = math.min(burst, tokens + (now - ts) * rate)
+  ts = now
+end
+local allowed = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'ts', string.format('%.17g', ts))
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return allowed
+"""
+
+_FAILURES = (redis.RedisError, OSError)
+_FEEDBACK_FIELDS = ("kind", "question", "answer", "citations", "channel", "at")
+
+
+def _esc(part: str) -> str:
+    """Keep ':' as the only separator inside a key."""
+    return part.replace("%", "%25").replace(":", "%3A")
+
+
+def _decode(raw: list[Any], fields: tuple[str, ...]) -> list[dict[str, Any]]:
+    """JSON entries that carry ``fields``; a malformed entry is skipped and counted, never raised."""
+    out: list[dict[str, Any]] = []
+    for value in raw:
+        try:
+            doc = json.loads(value)
+        except ValueError:
+            doc = None
+        if isinstance(doc, dict) and all(f in doc for f in fields):
+            out.append(doc)
+    if len(out) < len(raw):
+        log.warning("Skipped %d malformed entries read from Redis", len(raw) - len(out))
+    return out
+
+
+class RedisStore:
+    """The Redis implementation of ``bot.store.ConversationStore``.
+
+    Keys (under ``prefix``): ``h:{platform}:{workspace}:{channel}:{thread}`` history list,
+    ``dd:{message id}`` de-duplication claims, ``rl:{user}`` token buckets, ``fb`` / ``un`` logs.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        history_turns: int = 20,
+        history_ttl_s: int = 7 * 86400,
+        dedupe_ttl_s: int = 3600,
+        rate_per_s: float = 0.5,
+        burst: int = 5,
+        feedback_ttl_s: int = 90 * 86400,
+        log_cap: int = 10_000,
+        socket_timeout_s: float = 0.25,
+        degrade_log_interval_s: float = 60.0,
+        clock: Callable[[], float] = time.time,
+        prefix: str = "sb:",
+    ) -> None:
+        if history_turns < 1 or rate_per_s <= 0 or burst < 1 or log_cap < 1:
+            raise ValueError("history_turns, burst and log_cap must be >= 1 and rate_per_s > 0")
+        if min(history_ttl_s, dedupe_ttl_s, feedback_ttl_s) < 1:
+            raise ValueError("TTLs must be at least 1 second")
+        self._turns = history_turns
+        self._history_ttl = int(history_ttl_s)
+        self._dedupe_ttl = int(dedupe_ttl_s)
+        self._rate = rate_per_s
+        self._burst = burst
+        self._bucket_ttl = math.ceil(burst / rate_per_s) + 1  # a bucket this old is full again: drop it
+        self._feedback_ttl = int(feedback_ttl_s)
+        self._log_cap = log_cap
+        self._interval = degrade_log_interval_s
+        self._clock = clock
+        self._prefix = prefix
+        # No connection is made here: redis-py connects on the first command.
+        self._r = redis.Redis.from_url(
+            url,
+            socket_timeout=socket_timeout_s,
+            socket_connect_timeout=socket_timeout_s,
+            retry=Retry(NoBackoff(), 0),  # fail fast; the next message is the retry
+            health_check_interval=0,
+            decode_responses=True,
+        )
+        self._bucket = self._r.register_script(_TOKEN_BUCKET)
+        self._state = threading.Lock()
+        self._healthy = True
+        self._down_since: float | None = None
+        self._last_warning: float | None = None
+        self.dropped_records = 0  # feedback / unanswered records lost while Redis was unavailable
+        self.degraded_calls = 0
+
+    # -- the port -------------------------------------------------------------------------------------
+
+    def history(self, key: ThreadKey) -> list[Turn]:
+        def run() -> list[Turn]:
+            docs = _decode(self._r.lrange(self._history_key(key), 0, -1), ("role", "text"))
+            return [Turn(role=d["role"], text=d["text"]) for d in docs]
+
+        return self._call("history", run, [])
+
+    def append(self, key: ThreadKey, *turns: Turn) -> None:
+        if not turns:
+            return
+        k = self._history_key(key)
+        values = [json.dumps({"role": t.role, "text": t.text}, ensure_ascii=False) for t in turns]
+
+        def run() -> None:
+            with self._r.pipeline(transaction=True) as p:  # MULTI/EXEC: append, trim, expire together
+                p.rpush(k, *values)
+                p.ltrim(k, -self._turns, -1)
+                p.expire(k, self._history_ttl)
+                p.execute()
+
+        self._call("append", run, None)
+
+    def claim_message(self, message_id: str) -> bool:
+        def run() -> bool:
+            return bool(self._r.set(self._prefix + "dd:" + message_id, 1, nx=True, ex=self._dedupe_ttl))
+
+        return self._call("claim_message", run, True)
+
+    def allow(self, user_id: str) -> bool:
+        def run() -> bool:
+            now = repr(float(self._clock()))
+            args: list[str | int] = [repr(float(self._rate)), self._burst, now, self._bucket_ttl]
+            return bool(self._bucket(keys=[self._prefix + "rl:" + user_id], args=args))
+
+        return self._call("allow", run, True)
+
+    def record_feedback(self, rec: FeedbackRecord) -> None:
+        doc = {
+            "kind": rec.kind,
+            "question": rec.question,
+            "answer": rec.answer,
+            "citations": list(rec.citations),
+            "channel": rec.channel,
+            "at": rec.at,
+        }
+        self._push("record_feedback", "fb", doc)
+
+    def record_unanswered(self, question: str, channel: str, at: float) -> None:
+        self._push("record_unanswered", "un", {"question": question, "channel": channel, "at": at})
+
+    def feedback(self, limit: int = 100) -> list[FeedbackRecord]:
+        def run() -> list[FeedbackRecord]:
+            return [
+                FeedbackRecord(
+                    kind=d["kind"],
+                    question=d["question"],
+                    answer=d["answer"],
+                    citations=tuple(d["citations"]),
+                    channel=d["channel"],
+                    at=float(d["at"]),
+                )
+                for d in self._newest("fb", limit, _FEEDBACK_FIELDS)
+                if d["kind"] in FEEDBACK_KINDS
+            ]
+
+        return self._call("feedback", run, [])
+
+    def unanswered(self, limit: int = 100) -> list[tuple[str, str, float]]:
+        def run() -> list[tuple[str, str, float]]:
+            docs = self._newest("un", limit, ("question", "channel", "at"))
+            return [(d["question"], d["channel"], float(d["at"])) for d in docs]
+
+        return self._call("unanswered", run, [])
+
+    def healthy(self) -> bool:
+        with self._state:
+            return self._healthy
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self._r.close()
+
+    # -- helpers --------------------------------------------------------------------------------------
+
+    def _history_key(self, key: ThreadKey) -> str:
+        return self._prefix + "h:" + ":".join(_esc(p) for p in key.parts())
+
+    def _push(self, op: str, name: str, doc: dict[str, Any]) -> None:
+        k = self._prefix + name
+        value = json.dumps(doc, ensure_ascii=False)
+
+        def run() -> bool:
+            with self._r.pipeline(transaction=True) as p:  # push, cap, expire together
+                p.lpush(k, value)
+                p.ltrim(k, 0, self._log_cap - 1)
+                p.expire(k, self._feedback_ttl)
+                p.execute()
+            return True
+
+        if not self._call(op, run, False):
+            with self._state:
+                self.dropped_records += 1
+
+    def _newest(self, name: str, limit: int, fields: tuple[str, ...]) -> list[dict[str, Any]]:
+        if limit <= 0:
+            return []
+        return _decode(self._r.lrange(self._prefix + name, 0, limit - 1), fields)
+
+    def _call(self, op: str, fn: Callable[[], T], fallback: T) -> T:
+        """Run one Redis operation; on failure log (rate-limited) and return the degraded result."""
+        try:
+            result = fn()
+        except _FAILURES as exc:
+            self._failed(op, exc)
+            return fallback
+        self._succeeded()
+        return result
+
+    def _failed(self, op: str, exc: BaseException) -> None:
+        now = self._clock()
+        with self._state:
+            self._healthy = False
+            self.degraded_calls += 1
+            if self._down_since is None:
+                self._down_since = now
+            due = self._last_warning is None or not (0 <= now - self._last_warning < self._interval)
+            if due:
+                self._last_warning = now
+        if due:
+            # The exception text names host:port and the error, never a key or a message.
+            log.warning(
+                "Redis unavailable (%s in %s: %.200s): answering without history and de-duplication",
+                type(exc).__name__,
+                op,
+                exc,
+            )
+
+    def _succeeded(self) -> None:
+        with self._state:
+            self._healthy = True
+            if self._down_since is None:
+                return
+            down_for = self._clock() - self._down_since
+            self._down_since = None
+            self._last_warning = None
+            dropped, degraded = self.dropped_records, self.degraded_calls
+        log.info(
+            "Redis available again after %.1f s (%d calls degraded, %d records dropped so far)",
+            down_for,
+            degraded,
+            dropped,
+        )

@@ -1,0 +1,237 @@
+"""Conversation state: the port the core talks to, and its in-process twin (house style, conventions 2).
+
+One port covers what the bot keeps between messages: per-thread history, de-duplication of incoming
+messages, a per-user rate limit and the feedback / unanswered logs. ``adapters.redis_store.RedisStore``
+is the real implementation (platform rules, "Redis"); ``InMemoryStore`` is used only when REDIS_URL is
+unset (one process, tests, the console).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
+
+from bot.types import Turn
+
+log = logging.getLogger(__name__)
+
+FeedbackKind = Literal["helpful", "not_helpful", "human"]
+FEEDBACK_KINDS: tuple[str, ...] = ("helpful", "not_helpful", "human")
+
+
+@dataclass(frozen=True)
+class ThreadKey:
+    """Where a conversation lives: platform + workspace/tenant + channel/conversation + thread."""
+
+    platform: str  # "slack" | "teams" | "console"
+    workspace: str  # Slack team id / Teams tenant id
+    channel: str  # Slack channel id / Teams conversation id
+    thread: str  # Slack thread_ts (or the message ts for a new thread) / Teams reply-to id
+
+    def parts(self) -> tuple[str, str, str, str]:
+        """The identifying parts, outermost first; each store encodes them its own way."""
+        return (self.platform, self.workspace, self.channel, self.thread)
+
+
+@dataclass(frozen=True)
+class FeedbackRecord:
+    """One reaction to an answer: helpful, not helpful, or asked for a human."""
+
+    kind: FeedbackKind
+    question: str
+    answer: str
+    citations: tuple[str, ...]  # doc ids cited by the answer
+    channel: str
+    at: float  # epoch seconds
+
+    def __post_init__(self) -> None:
+        if self.kind not in FEEDBACK_KINDS:
+            raise ValueError(f"unknown feedback kind {self.kind!r}; expected one of {FEEDBACK_KINDS}")
+
+
+@runtime_checkable
+class ConversationStore(Protocol):
+    """State shared by every worker of the bot.
+
+    Error behaviour, for every method: an implementation never raises because its backend is down or
+    slow. It degrades instead (no history, no de-duplication, no rate limiting, records dropped), logs
+    the degradation (at most once per interval, never the message text) and recovers by itself when
+    the backend returns. Answering without memory beats not answering inside Slack's 3-second budget.
+    Every key written expires (history, dedupe, buckets, logs); nothing is kept forever.
+    """
+
+    def history(self, key: ThreadKey) -> list[Turn]:
+        """The thread's turns, oldest first (at most the configured cap); [] if none or degraded."""
+        ...
+
+    def append(self, key: ThreadKey, *turns: Turn) -> None:
+        """Add turns to the thread, keep only the newest N and renew its TTL, as one atomic step.
+
+        Concurrent appends to one thread lose nothing (up to the cap). Degraded: a no-op.
+        """
+        ...
+
+    def claim_message(self, message_id: str) -> bool:
+        """True the first time any worker claims this message identity, False for a duplicate.
+
+        Atomic across workers (set-if-absent with a TTL). Degraded: True, answering twice rather than
+        dropping a message.
+        """
+        ...
+
+    def allow(self, user_id: str) -> bool:
+        """Take one token from the user's bucket (rate per second, burst); False when it is empty.
+
+        Read-refill-take is one atomic step. Degraded: True (no rate limiting).
+        """
+        ...
+
+    def record_feedback(self, rec: FeedbackRecord) -> None:
+        """Append to the feedback log (capped, expiring). Degraded: dropped and counted."""
+        ...
+
+    def record_unanswered(self, question: str, channel: str, at: float) -> None:
+        """Append to the unanswered-question log (capped, expiring). Degraded: dropped and counted."""
+        ...
+
+    def feedback(self, limit: int = 100) -> list[FeedbackRecord]:
+        """The newest feedback records, newest first; [] if degraded."""
+        ...
+
+    def unanswered(self, limit: int = 100) -> list[tuple[str, str, float]]:
+        """The newest unanswered questions as (question, channel, at), newest first; [] if degraded."""
+        ...
+
+    def healthy(self) -> bool:
+        """Whether the last call to the backend succeeded (no probe of its own)."""
+        ...
+
+
+class InMemoryStore:
+    """The in-process twin of ``ConversationStore``: same contract, one process only.
+
+    Thread-safe (one lock); TTLs follow the injected clock. Not shared between workers, so with more
+    than one worker de-duplication and rate limits are per worker: use Redis there.
+    """
+
+    def __init__(
+        self,
+        *,
+        history_turns: int = 20,
+        history_ttl_s: float = 7 * 86400,
+        dedupe_ttl_s: float = 3600,
+        rate_per_s: float = 0.5,
+        burst: int = 5,
+        feedback_ttl_s: float = 90 * 86400,
+        log_cap: int = 10_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if history_turns < 1 or rate_per_s <= 0 or burst < 1 or log_cap < 1:
+            raise ValueError("history_turns, burst and log_cap must be >= 1 and rate_per_s > 0")
+        self._turns = history_turns
+        self._history_ttl = history_ttl_s
+        self._dedupe_ttl = dedupe_ttl_s
+        self._rate = rate_per_s
+        self._burst = burst
+        self._feedback_ttl = feedback_ttl_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._threads: dict[ThreadKey, tuple[deque[Turn], float]] = {}
+        self._claims: dict[str, float] = {}
+        self._buckets: dict[str, tuple[float, float]] = {}  # user -> (tokens, ts)
+        self._feedback: deque[FeedbackRecord] = deque(maxlen=log_cap)
+        self._unanswered: deque[tuple[str, str, float]] = deque(maxlen=log_cap)
+        self._feedback_expires = 0.0
+        self._unanswered_expires = 0.0
+        self._next_sweep = 0.0
+        log.info(
+            "Conversation state is in-process (REDIS_URL unset): not shared between workers, lost on "
+            "restart; de-duplication and rate limits are per process"
+        )
+
+    def history(self, key: ThreadKey) -> list[Turn]:
+        with self._lock:
+            entry = self._threads.get(key)
+            if entry is None or entry[1] <= self._clock():
+                return []
+            return list(entry[0])
+
+    def append(self, key: ThreadKey, *turns: Turn) -> None:
+        if not turns:
+            return
+        with self._lock:
+            now = self._clock()
+            self._sweep(now)
+            entry = self._threads.get(key)
+            kept = entry[0] if entry is not None and entry[1] > now else deque(maxlen=self._turns)
+            kept.extend(turns)
+            self._threads[key] = (kept, now + self._history_ttl)
+
+    def claim_message(self, message_id: str) -> bool:
+        with self._lock:
+            now = self._clock()
+            self._sweep(now)
+            expires = self._claims.get(message_id)
+            if expires is not None and expires > now:
+                return False
+            self._claims[message_id] = now + self._dedupe_ttl
+            return True
+
+    def allow(self, user_id: str) -> bool:
+        with self._lock:
+            now = self._clock()
+            tokens, ts = self._buckets.get(user_id, (float(self._burst), now))
+            if now > ts:  # a clock that went back refills nothing
+                tokens = min(float(self._burst), tokens + (now - ts) * self._rate)
+                ts = now
+            allowed = tokens >= 1
+            if allowed:
+                tokens -= 1
+            self._buckets[user_id] = (tokens, ts)
+            return allowed
+
+    def record_feedback(self, rec: FeedbackRecord) -> None:
+        with self._lock:
+            now = self._clock()
+            if self._feedback_expires <= now:
+                self._feedback.clear()
+            self._feedback.appendleft(rec)
+            self._feedback_expires = now + self._feedback_ttl
+
+    def record_unanswered(self, question: str, channel: str, at: float) -> None:
+        with self._lock:
+            now = self._clock()
+            if self._unanswered_expires <= now:
+                self._unanswered.clear()
+            self._unanswered.appendleft((question, channel, at))
+            self._unanswered_expires = now + self._feedback_ttl
+
+    def feedback(self, limit: int = 100) -> list[FeedbackRecord]:
+        with self._lock:
+            if self._feedback_expires <= self._clock():
+                return []
+            return list(self._feedback)[: max(limit, 0)]
+
+    def unanswered(self, limit: int = 100) -> list[tuple[str, str, float]]:
+        with self._lock:
+            if self._unanswered_expires <= self._clock():
+                return []
+            return list(self._unanswered)[: max(limit, 0)]
+
+    def healthy(self) -> bool:
+        return True
+
+    def _sweep(self, now: float) -> None:
+        """Drop expired threads, claims and full buckets now and then, so memory stays bounded."""
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + 60
+        self._threads = {k: v for k, v in self._threads.items() if v[1] > now}
+        self._claims = {k: v for k, v in self._claims.items() if v > now}
+        full_after = self._burst / self._rate
+        self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < full_after}
