@@ -53,7 +53,7 @@ class WindowedBM25:
         starts = []
         for prefix, body in chunks:
             starts.append(len(corpus))
-            corpus.extend(windows(tokenize(prefix), tokenize(body), size=size, stride=stride) or [[]])
+            corpus.extend(windows(tokenize(prefix), tokenize(body), size=size, stride=stride))
         self._starts = np.array(starts, dtype=np.int64)
         self._bm25 = bm25s.BM25(k1=k1, b=b)
         if corpus:

@@ -26,6 +26,10 @@ class PointerState:
     reports: dict[str, dict[str, object]] = field(default_factory=dict)  # version -> reload summary
 
 
+class PointerUnreadable(RuntimeError):
+    """The pointer file exists but cannot be read; the message says how to recover."""
+
+
 class VersionPointer(Protocol):
     """Where readers find the live version. `swap` is atomic: readers see old or new, never neither."""
 
@@ -55,6 +59,11 @@ class FilePointer:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return PointerState()
+        except (OSError, ValueError) as exc:
+            raise PointerUnreadable(
+                f"the index version pointer {self.path} is unreadable ({exc}); restore it, or delete it "
+                "and run `supportbot ingest` to rebuild the index"
+            ) from exc
         return PointerState(
             current=raw.get("current"),
             previous=raw.get("previous"),

@@ -30,6 +30,7 @@ from knowledge.kb import KnowledgeBase
 from knowledge.reload import ReloadError, ReloadReport
 from knowledge.retrieval import Hit, Scope
 from knowledge.store import InvalidKBName
+from knowledge.versions import PointerUnreadable
 
 app = typer.Typer(help=msg.APP_HELP, no_args_is_help=True, add_completion=False)
 kb_app = typer.Typer(help=msg.KB_HELP, no_args_is_help=True)
@@ -309,6 +310,9 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         app()
+    except PointerUnreadable as exc:
+        err.print(msg.ERROR.format(message=str(exc)), markup=False, highlight=False)
+        sys.exit(1)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)

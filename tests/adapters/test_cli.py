@@ -131,3 +131,14 @@ def test_chat_keeps_context_and_resets(tmp_path: Path, embedder) -> None:  # noq
     assert "extractive backend" in result.stdout
     assert result.stdout.count("Turn on two-factor authentication") >= 2  # the follow-up stayed on topic
     assert "(conversation forgotten)" in result.stdout
+
+
+def test_corrupt_pointer_says_how_to_recover(tmp_path: Path) -> None:
+    env = {**__import__("os").environ, "SUPPORTBOT_DATA_DIR": str(tmp_path / "data")}
+    pointer = tmp_path / "data" / "kb" / "default" / "pointer.json"
+    pointer.parent.mkdir(parents=True)
+    pointer.write_text("{oops")
+    exe = Path(sys.executable).parent / "supportbot"
+    proc = subprocess.run([str(exe), "kb", "status"], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "pointer" in proc.stderr and "supportbot ingest" in proc.stderr
