@@ -59,10 +59,16 @@ _NAVIGATION = re.compile(
 )
 
 
+_SEE = re.compile(r"\bsee\b", re.IGNORECASE)
+
+
 def _informative(text: str) -> bool:
     """Content a reader can act on: not a cross-reference, not a description of the article itself,
     not an instruction planted for the assistant."""
-    return len(text.split()) >= 4 and not _NAVIGATION.match(text.strip()) and not is_injection(text)
+    lines = [line for line in text.splitlines() if line.strip()]
+    pointers = sum(bool(_SEE.search(line)) for line in lines)
+    return (len(text.split()) >= 4 and not _NAVIGATION.match(text.strip()) and not is_injection(text)
+            and not (len(lines) > 1 and pointers * 2 >= len(lines)))
 
 
 def compose(

@@ -43,7 +43,7 @@ DEMO_QUESTIONS = (
     "How do I get a refund for my annual plan?",
     "How can I turn on SAML single sign-on?",
     "The Slack app stopped responding, what should I do?",
-    "Can I use the mobile app offline?",
+    "Can I use Cadence on my phone without internet?",
 )
 ASK_HELP = "Answer a question from the help centre with citations, or say honestly that it isn't covered."
 CHAT_HELP = "Chat in the terminal: follow-up questions keep their context. /reset forgets, /quit leaves."
