@@ -20,7 +20,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from bot.store import FEEDBACK_KINDS, FeedbackRecord, ThreadKey
+from bot.store import FEEDBACK_KINDS, FeedbackRecord, StoreLimits, ThreadKey
 from bot.types import Turn
 
 log = logging.getLogger(__name__)
@@ -89,30 +89,15 @@ class RedisStore:
         self,
         url: str,
         *,
-        history_turns: int = 20,
-        history_ttl_s: int = 7 * 86400,
-        dedupe_ttl_s: int = 3600,
-        rate_per_s: float = 0.5,
-        burst: int = 5,
-        feedback_ttl_s: int = 90 * 86400,
-        log_cap: int = 10_000,
+        limits: StoreLimits | None = None,
         socket_timeout_s: float = 0.25,
         degrade_log_interval_s: float = 60.0,
         clock: Callable[[], float] = time.time,
         prefix: str = "sb:",
     ) -> None:
-        if history_turns < 1 or rate_per_s <= 0 or burst < 1 or log_cap < 1:
-            raise ValueError("history_turns, burst and log_cap must be >= 1 and rate_per_s > 0")
-        if min(history_ttl_s, dedupe_ttl_s, feedback_ttl_s) < 1:
-            raise ValueError("TTLs must be at least 1 second")
-        self._turns = history_turns
-        self._history_ttl = int(history_ttl_s)
-        self._dedupe_ttl = int(dedupe_ttl_s)
-        self._rate = rate_per_s
-        self._burst = burst
-        self._bucket_ttl = math.ceil(burst / rate_per_s) + 1  # a bucket this old is full again: drop it
-        self._feedback_ttl = int(feedback_ttl_s)
-        self._log_cap = log_cap
+        self._limits = lim = limits or StoreLimits()
+        # a bucket this old is full again: let it expire
+        self._bucket_ttl = math.ceil(lim.burst / lim.rate_per_s) + 1
         self._interval = degrade_log_interval_s
         self._clock = clock
         self._prefix = prefix
@@ -151,22 +136,24 @@ class RedisStore:
         def run() -> None:
             with self._r.pipeline(transaction=True) as p:  # MULTI/EXEC: append, trim, expire together
                 p.rpush(k, *values)
-                p.ltrim(k, -self._turns, -1)
-                p.expire(k, self._history_ttl)
+                p.ltrim(k, -self._limits.history_turns, -1)
+                p.expire(k, self._limits.history_ttl_s)
                 p.execute()
 
         self._call("append", run, None)
 
     def claim_message(self, message_id: str) -> bool:
         def run() -> bool:
-            return bool(self._r.set(self._prefix + "dd:" + message_id, 1, nx=True, ex=self._dedupe_ttl))
+            key = self._prefix + "dd:" + message_id
+            return bool(self._r.set(key, 1, nx=True, ex=self._limits.dedupe_ttl_s))
 
         return self._call("claim_message", run, True)
 
     def allow(self, user_id: str) -> bool:
         def run() -> bool:
             now = repr(float(self._clock()))
-            args: list[str | int] = [repr(float(self._rate)), self._burst, now, self._bucket_ttl]
+            lim = self._limits
+            args: list[str | int] = [repr(float(lim.rate_per_s)), lim.burst, now, self._bucket_ttl]
             return bool(self._bucket(keys=[self._prefix + "rl:" + user_id], args=args))
 
         return self._call("allow", run, True)
@@ -229,8 +216,8 @@ class RedisStore:
         def run() -> bool:
             with self._r.pipeline(transaction=True) as p:  # push, cap, expire together
                 p.lpush(k, value)
-                p.ltrim(k, 0, self._log_cap - 1)
-                p.expire(k, self._feedback_ttl)
+                p.ltrim(k, 0, self._limits.log_cap - 1)
+                p.expire(k, self._limits.feedback_ttl_s)
                 p.execute()
             return True
 

@@ -54,6 +54,25 @@ class FeedbackRecord:
             raise ValueError(f"unknown feedback kind {self.kind!r}; expected one of {FEEDBACK_KINDS}")
 
 
+@dataclass(frozen=True)
+class StoreLimits:
+    """How much conversation state any store keeps, and for how long (TTLs in seconds)."""
+
+    history_turns: int = 20
+    history_ttl_s: int = 7 * 86400
+    dedupe_ttl_s: int = 3600
+    rate_per_s: float = 0.5
+    burst: int = 5
+    feedback_ttl_s: int = 90 * 86400
+    log_cap: int = 10_000
+
+    def __post_init__(self) -> None:
+        if self.history_turns < 1 or self.rate_per_s <= 0 or self.burst < 1 or self.log_cap < 1:
+            raise ValueError("history_turns, burst and log_cap must be >= 1 and rate_per_s > 0")
+        if min(self.history_ttl_s, self.dedupe_ttl_s, self.feedback_ttl_s) < 1:
+            raise ValueError("TTLs must be at least 1 second")
+
+
 @runtime_checkable
 class ConversationStore(Protocol):
     """State shared by every worker of the bot.
@@ -119,33 +138,15 @@ class InMemoryStore:
     than one worker de-duplication and rate limits are per worker: use Redis there.
     """
 
-    def __init__(
-        self,
-        *,
-        history_turns: int = 20,
-        history_ttl_s: float = 7 * 86400,
-        dedupe_ttl_s: float = 3600,
-        rate_per_s: float = 0.5,
-        burst: int = 5,
-        feedback_ttl_s: float = 90 * 86400,
-        log_cap: int = 10_000,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        if history_turns < 1 or rate_per_s <= 0 or burst < 1 or log_cap < 1:
-            raise ValueError("history_turns, burst and log_cap must be >= 1 and rate_per_s > 0")
-        self._turns = history_turns
-        self._history_ttl = history_ttl_s
-        self._dedupe_ttl = dedupe_ttl_s
-        self._rate = rate_per_s
-        self._burst = burst
-        self._feedback_ttl = feedback_ttl_s
+    def __init__(self, *, limits: StoreLimits | None = None, clock: Callable[[], float] = time.time) -> None:
+        self._limits = lim = limits or StoreLimits()
         self._clock = clock
         self._lock = threading.Lock()
         self._threads: dict[ThreadKey, tuple[deque[Turn], float]] = {}
         self._claims: dict[str, float] = {}
         self._buckets: dict[str, tuple[float, float]] = {}  # user -> (tokens, ts)
-        self._feedback: deque[FeedbackRecord] = deque(maxlen=log_cap)
-        self._unanswered: deque[tuple[str, str, float]] = deque(maxlen=log_cap)
+        self._feedback: deque[FeedbackRecord] = deque(maxlen=lim.log_cap)
+        self._unanswered: deque[tuple[str, str, float]] = deque(maxlen=lim.log_cap)
         self._feedback_expires = 0.0
         self._unanswered_expires = 0.0
         self._next_sweep = 0.0
@@ -168,9 +169,12 @@ class InMemoryStore:
             now = self._clock()
             self._sweep(now)
             entry = self._threads.get(key)
-            kept = entry[0] if entry is not None and entry[1] > now else deque(maxlen=self._turns)
+            if entry is not None and entry[1] > now:
+                kept = entry[0]
+            else:
+                kept = deque(maxlen=self._limits.history_turns)
             kept.extend(turns)
-            self._threads[key] = (kept, now + self._history_ttl)
+            self._threads[key] = (kept, now + self._limits.history_ttl_s)
 
     def claim_message(self, message_id: str) -> bool:
         with self._lock:
@@ -179,15 +183,15 @@ class InMemoryStore:
             expires = self._claims.get(message_id)
             if expires is not None and expires > now:
                 return False
-            self._claims[message_id] = now + self._dedupe_ttl
+            self._claims[message_id] = now + self._limits.dedupe_ttl_s
             return True
 
     def allow(self, user_id: str) -> bool:
         with self._lock:
             now = self._clock()
-            tokens, ts = self._buckets.get(user_id, (float(self._burst), now))
+            tokens, ts = self._buckets.get(user_id, (float(self._limits.burst), now))
             if now > ts:  # a clock that went back refills nothing
-                tokens = min(float(self._burst), tokens + (now - ts) * self._rate)
+                tokens = min(float(self._limits.burst), tokens + (now - ts) * self._limits.rate_per_s)
                 ts = now
             allowed = tokens >= 1
             if allowed:
@@ -201,7 +205,7 @@ class InMemoryStore:
             if self._feedback_expires <= now:
                 self._feedback.clear()
             self._feedback.appendleft(rec)
-            self._feedback_expires = now + self._feedback_ttl
+            self._feedback_expires = now + self._limits.feedback_ttl_s
 
     def record_unanswered(self, question: str, channel: str, at: float) -> None:
         with self._lock:
@@ -209,7 +213,7 @@ class InMemoryStore:
             if self._unanswered_expires <= now:
                 self._unanswered.clear()
             self._unanswered.appendleft((question, channel, at))
-            self._unanswered_expires = now + self._feedback_ttl
+            self._unanswered_expires = now + self._limits.feedback_ttl_s
 
     def feedback(self, limit: int = 100) -> list[FeedbackRecord]:
         with self._lock:
@@ -233,5 +237,5 @@ class InMemoryStore:
         self._next_sweep = now + 60
         self._threads = {k: v for k, v in self._threads.items() if v[1] > now}
         self._claims = {k: v for k, v in self._claims.items() if v > now}
-        full_after = self._burst / self._rate
+        full_after = self._limits.burst / self._limits.rate_per_s
         self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < full_after}

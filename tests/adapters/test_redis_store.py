@@ -21,7 +21,7 @@ import pytest
 import redis
 
 from adapters.redis_store import RedisStore
-from bot.store import ConversationStore, FeedbackRecord, InMemoryStore, ThreadKey
+from bot.store import ConversationStore, FeedbackRecord, InMemoryStore, StoreLimits, ThreadKey
 from bot.types import Turn
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -81,7 +81,7 @@ def redis_stores(prefix: str, clock: Clock) -> Iterator[Callable[..., RedisStore
     made: list[RedisStore] = []
 
     def make(**kw: Any) -> RedisStore:
-        store = RedisStore(REDIS_URL, prefix=prefix, clock=clock, **kw)
+        store = RedisStore(REDIS_URL, prefix=prefix, clock=clock, limits=StoreLimits(**kw))
         made.append(store)
         return store
 
@@ -94,7 +94,7 @@ def redis_stores(prefix: str, clock: Clock) -> Iterator[Callable[..., RedisStore
 def make_store(request: pytest.FixtureRequest, clock: Clock) -> Make:
     if request.param == "redis":
         return request.getfixturevalue("redis_stores")  # type: ignore[no-any-return]
-    return lambda **kw: InMemoryStore(clock=clock, **kw)
+    return lambda **kw: InMemoryStore(clock=clock, limits=StoreLimits(**kw))
 
 
 # -- the contract, on both implementations ------------------------------------------------------------
@@ -181,7 +181,7 @@ def test_feedback_kind_is_checked() -> None:
 
 def test_in_memory_state_expires_with_the_clock(clock: Clock, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="bot.store")
-    store = InMemoryStore(clock=clock, history_ttl_s=100, dedupe_ttl_s=10)
+    store = InMemoryStore(clock=clock, limits=StoreLimits(history_ttl_s=100, dedupe_ttl_s=10))
     assert sum("not shared between workers" in r.getMessage() for r in caplog.records) == 1
     store.append(KEY, Turn("user", "hi"))
     assert store.claim_message("m1") is True
