@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from bot.text import STOPWORDS
 from bot.types import Confidence
+from knowledge.documents import with_heading
 from knowledge.lexical import tokenize
 from knowledge.retrieval import Hit
 
@@ -49,10 +50,9 @@ class CoveragePolicy:
 
     def features(self, question: str, hits: Sequence[Hit]) -> dict[str, float]:
         top = hits[0]
-        head = " > ".join(x for x in (top.title, top.headings) if x)
         return {
             "dense": round(max(h.doc_dense for h in hits[: self.top_n]), 4),
-            "bigrams": round(bigram_coverage(question, f"{head}\n{top.text}"), 4),
+            "bigrams": round(bigram_coverage(question, with_heading(top.title, top.headings, top.text)), 4),
         }
 
     def decide(self, question: str, hits: Sequence[Hit]) -> Coverage:

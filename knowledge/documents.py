@@ -59,5 +59,15 @@ class Chunk:
 
     def search_text(self) -> str:
         """What is embedded and lexically indexed: title and heading path give context to the body."""
-        head = " > ".join(h for h in (self.title, *self.headings) if h)
-        return f"{head}\n{self.text}" if head else self.text
+        return with_heading(self.title, self.heading_path, self.text)
+
+
+def heading_line(title: str, heading_path: str) -> str:
+    """"Title > Section > Subsection": where a chunk sits in its article."""
+    return " > ".join(h for h in (title, heading_path) if h)
+
+
+def with_heading(title: str, heading_path: str, text: str) -> str:
+    """The heading line in front of a chunk's text, as it is embedded and indexed."""
+    head = heading_line(title, heading_path)
+    return f"{head}\n{text}" if head else text

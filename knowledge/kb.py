@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from knowledge.documents import LoadResult, SourceDocument
+from knowledge.documents import LoadResult, SourceDocument, heading_line
 from knowledge.embeddings import DIMENSION, MiniLMEmbedder
 from knowledge.lexical import WindowedBM25
 from knowledge.loaders import load_folder
-from knowledge.reload import Progress, Reloader, ReloadReport, search_text
+from knowledge.reload import Progress, Reloader, ReloadReport
 from knowledge.retrieval import FusionConfig, Hit, HybridRetriever, HybridSearcher, Scope
 from knowledge.store import ChromaStore, StoredChunk, check_kb_name, open_client
 from knowledge.versions import FileLock, FilePointer, PointerState, ReloadLock, VersionPointer
@@ -35,7 +35,6 @@ class LiveIndex:
     lexical: WindowedBM25
     doc_ids: list[str]  # one per document, in chunk order
     doc_starts: np.ndarray  # index of each document's first chunk
-    doc_of: np.ndarray  # document index of each chunk
     _masks: OrderedDict[Scope, np.ndarray] = field(default_factory=OrderedDict)
 
     @property
@@ -49,21 +48,21 @@ class LiveIndex:
         )
         metas = [c.metadata for c in chunks]
         doc_ids: list[str] = []
-        doc_starts, doc_of = [], []
+        doc_starts: list[int] = []
         for i, m in enumerate(metas):
             if not doc_ids or doc_ids[-1] != m.get("doc_id"):
                 doc_ids.append(str(m.get("doc_id")))
                 doc_starts.append(i)
-            doc_of.append(len(doc_ids) - 1)
         vectors = (np.vstack([c.embedding for c in chunks]).astype(np.float32)  # type: ignore[misc]
                    if chunks else np.zeros((0, DIMENSION), dtype=np.float32))
         lexical = WindowedBM25(
-            [(search_text("", m).strip(), c.text) for c, m in zip(chunks, metas, strict=True)]
+            [(heading_line(str(m.get("title") or ""), str(m.get("headings") or "")), c.text)
+             for c, m in zip(chunks, metas, strict=True)]
         )
         return cls(
             version=version, ids=[str(m.get("chunk_id")) for m in metas], texts=[c.text for c in chunks],
             metadatas=metas, vectors=vectors, lexical=lexical, doc_ids=doc_ids,
-            doc_starts=np.array(doc_starts, dtype=np.int64), doc_of=np.array(doc_of, dtype=np.int64),
+            doc_starts=np.array(doc_starts, dtype=np.int64),
         )
 
     def mask(self, scope: Scope) -> np.ndarray | None:

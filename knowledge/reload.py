@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from knowledge.chunking import chunk_document, chunker_fingerprint
-from knowledge.documents import Chunk, Skipped, SourceDocument
+from knowledge.documents import Chunk, Skipped, SourceDocument, with_heading
 from knowledge.embeddings import MODEL_NAME, MiniLMEmbedder
 from knowledge.store import OPEN, ChromaStore, StoredChunk
 from knowledge.versions import PointerState, ReloadLock, VersionPointer
@@ -81,9 +81,8 @@ def chunk_metadata(doc: SourceDocument, chunk: Chunk, doc_hash: str, version: in
 
 
 def search_text(text: str, meta: dict[str, Any]) -> str:
-    """Title and heading path in front of the body: what is embedded."""
-    head = " > ".join(h for h in (str(meta.get("title") or ""), str(meta.get("headings") or "")) if h)
-    return f"{head}\n{text}" if head else text
+    """A stored chunk's text as it is embedded: `with_heading` from its metadata."""
+    return with_heading(str(meta.get("title") or ""), str(meta.get("headings") or ""), text)
 
 
 @dataclass
