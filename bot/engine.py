@@ -20,11 +20,11 @@ from langchain_core.runnables import RunnableLambda
 
 from bot import messages
 from bot.coverage import Coverage, CoveragePolicy
-from bot.extractive import compose
+from bot.extractive import citation, compose
 from bot.grounding import verify
 from bot.prompts import answer_messages, condense_messages
 from bot.safety import defuse_mentions, sanitize_source
-from bot.types import Answer, Citation, Confidence, Reason, Turn
+from bot.types import Answer, Confidence, Reason, Turn
 from bot.voice import PassThroughVoice, VoiceAdapter
 from knowledge.retrieval import Hit, Scope, expand_query
 
@@ -177,11 +177,7 @@ class AnswerEngine:
         checked = verify(raw, [text for _, text in sources])
         if not checked.text:
             return self._extractive(s, Reason.UNGROUNDED)
-        citations = tuple(
-            Citation(n=i + 1, title=top[n - 1].title, url=top[n - 1].url, doc_id=top[n - 1].doc_id,
-                     snippet=defuse_mentions(top[n - 1].text)[:500], chunk_id=top[n - 1].chunk_id)
-            for i, n in enumerate(checked.used)
-        )
+        citations = tuple(citation(i + 1, top[n - 1], top[n - 1].text) for i, n in enumerate(checked.used))
         return Answer(text=checked.text, citations=citations, confidence=self._confidence(s),
                       reason=Reason.ANSWERED, backend=self.backend)
 

@@ -71,6 +71,12 @@ def _informative(text: str) -> bool:
             and not (len(lines) > 1 and pointers * 2 >= len(lines)))
 
 
+def citation(n: int, hit: Hit, snippet: str) -> Citation:
+    """The `[n]` source of an answer: the hit's article, with the text that supports the answer."""
+    return Citation(n=n, title=hit.title, url=hit.url, doc_id=hit.doc_id,
+                    snippet=defuse_mentions(snippet)[:500], chunk_id=hit.chunk_id)
+
+
 def compose(
     question: str,
     hits: Sequence[Hit],
@@ -117,9 +123,7 @@ def compose(
         else:
             lines.append(cite(body, [n]))
     citations = tuple(
-        Citation(n=n, title=top[r].title, url=top[r].url, doc_id=top[r].doc_id,
-                 snippet=defuse_mentions(" ".join(support[r]))[:500], chunk_id=top[r].chunk_id)
-        for r, n in sorted(numbers.items(), key=lambda kv: kv[1])
+        citation(n, top[r], " ".join(support[r])) for r, n in sorted(numbers.items(), key=lambda kv: kv[1])
     )
     return _join(lines), citations
 
