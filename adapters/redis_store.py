@@ -1,9 +1,8 @@
 """``ConversationStore`` on Redis, shared by every bot worker (platform rules, "Redis").
 
-Tight socket timeouts and no retries, so a slow or absent Redis cannot eat Slack's 3-second budget;
-every key written carries a TTL; append + trim + expire run as one MULTI/EXEC transaction. When Redis
-fails, each call degrades (see ``bot.store.ConversationStore``), one warning is logged per interval, and
-the store recovers by itself on the first call that succeeds again.
+Every key written carries a TTL; append + trim + expire run as one MULTI/EXEC transaction. Calls go
+through ``RedisGuard`` (tight timeouts, no retries): when Redis fails each call degrades (see
+``bot.store.ConversationStore``), one warning is logged per interval, and the store recovers by itself.
 """
 
 from __future__ import annotations
@@ -11,16 +10,19 @@ from __future__ import annotations
 import json
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
-
-from bot.store import FEEDBACK_KINDS, FeedbackRecord, StoreLimits, ThreadKey
+from adapters.redis_client import RedisGuard, connect
+from bot.store import (
+    FEEDBACK_KINDS,
+    AnswerRecord,
+    FeedbackRecord,
+    StoreLimits,
+    ThreadKey,
+    day_of,
+)
 from bot.types import Turn
 
 log = logging.getLogger(__name__)
@@ -54,8 +56,9 @@ redis.call('EXPIRE', KEYS[1], ARGV[4])
 return allowed
 """
 
-_FAILURES = (redis.RedisError, OSError)
 _FEEDBACK_FIELDS = ("kind", "question", "answer", "citations", "channel", "at")
+_ANSWER_FIELDS = ("question", "answer", "citations", "channel", "at")
+_MAX_REPORT_DAYS = 400
 
 
 def _esc(part: str) -> str:
@@ -82,41 +85,40 @@ class RedisStore:
     """The Redis implementation of ``bot.store.ConversationStore``.
 
     Keys (under ``prefix``): ``h:{platform}:{workspace}:{channel}:{thread}`` history list,
-    ``dd:{message id}`` de-duplication claims, ``rl:{user}`` token buckets, ``fb`` / ``un`` logs.
+    ``dd:{message id}`` de-duplication claims, ``rl:{user}`` token buckets, ``fb`` / ``un`` logs,
+    ``a:{answer id}`` answers kept for rating, ``st:{UTC day}`` daily counters.
+    Pass ``guard`` to share one connection (and one health state) with the index pointer and lock.
     """
 
     def __init__(
         self,
-        url: str,
+        url: str | None = None,
         *,
+        guard: RedisGuard | None = None,
         limits: StoreLimits | None = None,
         socket_timeout_s: float = 0.25,
         degrade_log_interval_s: float = 60.0,
         clock: Callable[[], float] = time.time,
         prefix: str = "sb:",
     ) -> None:
+        if guard is None:
+            if url is None:
+                raise ValueError("RedisStore needs a Redis URL or a RedisGuard")
+            guard = RedisGuard(connect(url, timeout_s=socket_timeout_s),
+                               degrade_log_interval_s=degrade_log_interval_s, clock=clock)
+        self.guard = guard
+        self._r = guard.client
         self._limits = lim = limits or StoreLimits()
         # a bucket this old is full again: let it expire
         self._bucket_ttl = math.ceil(lim.burst / lim.rate_per_s) + 1
-        self._interval = degrade_log_interval_s
         self._clock = clock
         self._prefix = prefix
-        # No connection is made here: redis-py connects on the first command.
-        self._r = redis.Redis.from_url(
-            url,
-            socket_timeout=socket_timeout_s,
-            socket_connect_timeout=socket_timeout_s,
-            retry=Retry(NoBackoff(), 0),  # fail fast; the next message is the retry
-            health_check_interval=0,
-            decode_responses=True,
-        )
         self._bucket = self._r.register_script(_TOKEN_BUCKET)
-        self._state = threading.Lock()
-        self._healthy = True
-        self._down_since: float | None = None
-        self._last_warning: float | None = None
-        self.dropped_records = 0  # feedback / unanswered records lost while Redis was unavailable
-        self.degraded_calls = 0
+
+    @property
+    def dropped_records(self) -> int:
+        """Feedback / log records lost while Redis was unavailable."""
+        return self.guard.dropped_records
 
     # -- the port -------------------------------------------------------------------------------------
 
@@ -196,13 +198,65 @@ class RedisStore:
 
         return self._call("unanswered", run, [])
 
+    def remember_answer(self, answer_id: str, rec: AnswerRecord) -> None:
+        doc = {"question": rec.question, "answer": rec.answer, "citations": list(rec.citations),
+               "channel": rec.channel, "at": rec.at}
+        value = json.dumps(doc, ensure_ascii=False)
+        key = self._prefix + "a:" + answer_id
+
+        def run() -> bool:
+            return bool(self._r.set(key, value, ex=self._limits.feedback_ttl_s))
+
+        if not self._call("remember_answer", run, False):
+            self.guard.drop_record()
+
+    def recall_answer(self, answer_id: str) -> AnswerRecord | None:
+        def run() -> AnswerRecord | None:
+            raw = self._r.get(self._prefix + "a:" + answer_id)
+            docs = _decode([raw], _ANSWER_FIELDS) if raw is not None else []
+            if not docs:
+                return None
+            d = docs[0]
+            return AnswerRecord(question=d["question"], answer=d["answer"], citations=tuple(d["citations"]),
+                                channel=d["channel"], at=float(d["at"]))
+
+        return self._call("recall_answer", run, None)
+
+    def count(self, event: str, at: float) -> None:
+        key = f"{self._prefix}st:{day_of(at)}"
+
+        def run() -> None:
+            with self._r.pipeline(transaction=True) as p:
+                p.hincrby(key, event, 1)
+                p.expire(key, self._limits.feedback_ttl_s)
+                p.execute()
+
+        self._call("count", run, None)
+
+    def counts(self, since: float, until: float) -> dict[str, int]:
+        first = max(day_of(since), day_of(until) - _MAX_REPORT_DAYS)
+        days = range(first, day_of(until) + 1)
+
+        def run() -> dict[str, int]:
+            with self._r.pipeline(transaction=False) as p:
+                for day in days:
+                    p.hgetall(f"{self._prefix}st:{day}")
+                per_day: list[dict[str, str]] = p.execute()
+            total: dict[str, int] = {}
+            for counters in per_day:
+                for event, n in counters.items():
+                    if n.lstrip("-").isdigit():
+                        total[event] = total.get(event, 0) + int(n)
+            return total
+
+        return self._call("counts", run, {})
+
     def healthy(self) -> bool:
-        with self._state:
-            return self._healthy
+        return self.guard.healthy()
 
     def close(self) -> None:
         """Release the connection pool."""
-        self._r.close()
+        self.guard.close()
 
     # -- helpers --------------------------------------------------------------------------------------
 
@@ -222,8 +276,7 @@ class RedisStore:
             return True
 
         if not self._call(op, run, False):
-            with self._state:
-                self.dropped_records += 1
+            self.guard.drop_record()
 
     def _newest(self, name: str, limit: int, fields: tuple[str, ...]) -> list[dict[str, Any]]:
         if limit <= 0:
@@ -231,46 +284,4 @@ class RedisStore:
         return _decode(self._r.lrange(self._prefix + name, 0, limit - 1), fields)
 
     def _call(self, op: str, fn: Callable[[], T], fallback: T) -> T:
-        """Run one Redis operation; on failure log (rate-limited) and return the degraded result."""
-        try:
-            result = fn()
-        except _FAILURES as exc:
-            self._failed(op, exc)
-            return fallback
-        self._succeeded()
-        return result
-
-    def _failed(self, op: str, exc: BaseException) -> None:
-        now = self._clock()
-        with self._state:
-            self._healthy = False
-            self.degraded_calls += 1
-            if self._down_since is None:
-                self._down_since = now
-            due = self._last_warning is None or not (0 <= now - self._last_warning < self._interval)
-            if due:
-                self._last_warning = now
-        if due:
-            # The exception text names host:port and the error, never a key or a message.
-            log.warning(
-                "Redis unavailable (%s in %s: %.200s): answering without history and de-duplication",
-                type(exc).__name__,
-                op,
-                exc,
-            )
-
-    def _succeeded(self) -> None:
-        with self._state:
-            self._healthy = True
-            if self._down_since is None:
-                return
-            down_for = self._clock() - self._down_since
-            self._down_since = None
-            self._last_warning = None
-            dropped, degraded = self.dropped_records, self.degraded_calls
-        log.info(
-            "Redis available again after %.1f s (%d calls degraded, %d records dropped so far)",
-            down_for,
-            degraded,
-            dropped,
-        )
+        return self.guard.call(op, fn, fallback)

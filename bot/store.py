@@ -1,7 +1,8 @@
 """Conversation state: the port the core talks to, and its in-process twin (house style, conventions 2).
 
 One port covers what the bot keeps between messages: per-thread history, de-duplication of incoming
-messages, a per-user rate limit and the feedback / unanswered logs. ``adapters.redis_store.RedisStore``
+messages, a per-user rate limit, the answers people may rate, the feedback / unanswered logs and daily
+counters for ``supportbot report``. ``adapters.redis_store.RedisStore``
 is the real implementation (platform rules, "Redis"); ``InMemoryStore`` is used only when REDIS_URL is
 unset (one process, tests, the console).
 """
@@ -55,13 +56,32 @@ class FeedbackRecord:
 
 
 @dataclass(frozen=True)
+class AnswerRecord:
+    """An answer as it was given, kept (with the feedback TTL) so a later rating can name it."""
+
+    question: str
+    answer: str
+    citations: tuple[str, ...]  # doc ids cited by the answer
+    channel: str
+    at: float  # epoch seconds
+
+
+DAY_S = 86400
+
+
+def day_of(at: float) -> int:
+    """The UTC day number that daily counters file an event under."""
+    return int(at // DAY_S)
+
+
+@dataclass(frozen=True)
 class StoreLimits:
     """How much conversation state any store keeps, and for how long (TTLs in seconds)."""
 
     history_turns: int = 20
     history_ttl_s: int = 7 * 86400
     dedupe_ttl_s: int = 3600
-    rate_per_s: float = 0.5
+    rate_per_s: float = 10 / 60  # ten questions a minute, after a burst
     burst: int = 5
     feedback_ttl_s: int = 90 * 86400
     log_cap: int = 10_000
@@ -122,6 +142,22 @@ class ConversationStore(Protocol):
         """The newest feedback records, newest first; [] if degraded."""
         ...
 
+    def remember_answer(self, answer_id: str, rec: AnswerRecord) -> None:
+        """Keep an answer (feedback TTL) so a rating can refer to it by id. Degraded: dropped."""
+        ...
+
+    def recall_answer(self, answer_id: str) -> AnswerRecord | None:
+        """The answer kept under this id; None if unknown, expired or degraded."""
+        ...
+
+    def count(self, event: str, at: float) -> None:
+        """Add one to today's (UTC, from ``at``) counter for ``event``; expires with the feedback TTL."""
+        ...
+
+    def counts(self, since: float, until: float) -> dict[str, int]:
+        """Each event's total over the UTC days from ``since`` to ``until``; {} if degraded."""
+        ...
+
     def unanswered(self, limit: int = 100) -> list[tuple[str, str, float]]:
         """The newest unanswered questions as (question, channel, at), newest first; [] if degraded."""
         ...
@@ -147,6 +183,8 @@ class InMemoryStore:
         self._buckets: dict[str, tuple[float, float]] = {}  # user -> (tokens, ts)
         self._feedback: deque[FeedbackRecord] = deque(maxlen=lim.log_cap)
         self._unanswered: deque[tuple[str, str, float]] = deque(maxlen=lim.log_cap)
+        self._answers: dict[str, tuple[AnswerRecord, float]] = {}
+        self._days: dict[int, tuple[dict[str, int], float]] = {}  # day -> (counters, expires)
         self._feedback_expires = 0.0
         self._unanswered_expires = 0.0
         self._next_sweep = 0.0
@@ -227,6 +265,39 @@ class InMemoryStore:
                 return []
             return list(self._unanswered)[: max(limit, 0)]
 
+    def remember_answer(self, answer_id: str, rec: AnswerRecord) -> None:
+        with self._lock:
+            now = self._clock()
+            self._sweep(now)
+            self._answers[answer_id] = (rec, now + self._limits.feedback_ttl_s)
+            while len(self._answers) > self._limits.log_cap:  # bounded like the logs: oldest go first
+                del self._answers[next(iter(self._answers))]
+
+    def recall_answer(self, answer_id: str) -> AnswerRecord | None:
+        with self._lock:
+            entry = self._answers.get(answer_id)
+            return entry[0] if entry is not None and entry[1] > self._clock() else None
+
+    def count(self, event: str, at: float) -> None:
+        with self._lock:
+            now = self._clock()
+            day = day_of(at)
+            counters, expires = self._days.get(day, ({}, 0.0))
+            if expires <= now:
+                counters = {}
+            counters[event] = counters.get(event, 0) + 1
+            self._days[day] = (counters, now + self._limits.feedback_ttl_s)
+
+    def counts(self, since: float, until: float) -> dict[str, int]:
+        total: dict[str, int] = {}
+        with self._lock:
+            now = self._clock()
+            for day, (counters, expires) in self._days.items():
+                if day_of(since) <= day <= day_of(until) and expires > now:
+                    for event, n in counters.items():
+                        total[event] = total.get(event, 0) + n
+        return total
+
     def healthy(self) -> bool:
         return True
 
@@ -237,5 +308,7 @@ class InMemoryStore:
         self._next_sweep = now + 60
         self._threads = {k: v for k, v in self._threads.items() if v[1] > now}
         self._claims = {k: v for k, v in self._claims.items() if v > now}
+        self._answers = {k: v for k, v in self._answers.items() if v[1] > now}
+        self._days = {k: v for k, v in self._days.items() if v[1] > now}
         full_after = self._limits.burst / self._limits.rate_per_s
         self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < full_after}

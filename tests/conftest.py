@@ -1,4 +1,6 @@
-"""Shared fixtures: the real embedding model (loaded once), small help centres, real Chroma servers."""
+"""Shared fixtures: the real embedding model (loaded once), small help centres, real Chroma and Redis
+servers (REDIS_URL, default db 15 of a local Redis; each test writes under its own key prefix and
+deletes only those keys; outage tests start a private redis-server on a free port)."""
 
 from __future__ import annotations
 
@@ -9,13 +11,20 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import redis
 
+from adapters.redis_store import RedisStore
+from bot.store import ConversationStore, InMemoryStore, StoreLimits
 from knowledge.embeddings import MiniLMEmbedder
 from knowledge.kb import KnowledgeBase
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
 
 ARTICLES = {
     "billing/refunds.md": """---
@@ -134,3 +143,91 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
 @pytest.fixture
 def kb_empty(tmp_path: Path, embedder: MiniLMEmbedder) -> KnowledgeBase:
     return KnowledgeBase.open(data_dir=tmp_path / "empty-data", name="empty", embedder=embedder)
+
+
+class Clock:
+    """An injected clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.t = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, s: float) -> None:
+        self.t += s
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def shared() -> Iterator[redis.Redis]:
+    """The shared test Redis. Absent, the run fails: `make test` starts one (scripts/ensure-redis)."""
+    client = redis.Redis.from_url(REDIS_URL, decode_responses=True, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"no Redis at {REDIS_URL} ({exc}): run `make test`, or start redis-server / set REDIS_URL")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def prefix(shared: redis.Redis) -> Iterator[str]:
+    """A key prefix of this test's own; its keys are deleted afterwards."""
+    p = f"sbtest:{uuid.uuid4().hex}:"
+    yield p
+    keys = list(shared.scan_iter(match=p + "*"))
+    if keys:
+        shared.delete(*keys)
+
+
+Make = Callable[..., ConversationStore]
+
+
+@pytest.fixture
+def redis_stores(prefix: str, clock: Clock) -> Iterator[Callable[..., RedisStore]]:
+    made: list[RedisStore] = []
+
+    def make(**kw: Any) -> RedisStore:
+        store = RedisStore(REDIS_URL, prefix=prefix, clock=clock, limits=StoreLimits(**kw))
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        store.close()
+
+
+@pytest.fixture(params=["redis", "memory"])
+def make_store(request: pytest.FixtureRequest, clock: Clock) -> Make:
+    if request.param == "redis":
+        return request.getfixturevalue("redis_stores")  # type: ignore[no-any-return]
+    return lambda **kw: InMemoryStore(clock=clock, limits=StoreLimits(**kw))
+
+
+
+def start_redis(port: int) -> subprocess.Popen[bytes]:
+    """A private, empty redis-server on ``port`` (no persistence), answering PING before it returns."""
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--daemonize", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    probe = redis.Redis(port=port, socket_timeout=0.5, socket_connect_timeout=0.5)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            probe.ping()
+            break
+        except redis.RedisError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError(f"redis-server did not start on port {port}") from None
+            time.sleep(0.05)
+        finally:
+            probe.close()
+    return proc

@@ -7,94 +7,27 @@ those keys. The outage tests start a private redis-server on a free port.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import socket
-import subprocess
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import redis
 
 from adapters.redis_store import RedisStore
-from bot.store import ConversationStore, FeedbackRecord, InMemoryStore, StoreLimits, ThreadKey
+from bot.store import AnswerRecord, FeedbackRecord, InMemoryStore, StoreLimits, ThreadKey
 from bot.types import Turn
+from tests.conftest import Clock, Make, free_port, start_redis
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
 KEY = ThreadKey("slack", "T01", "C01", "1700000000.000100")
 
-Make = Callable[..., ConversationStore]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, s: float) -> None:
-        self.t += s
 
 
 def turns(n: int, start: int = 0) -> list[Turn]:
     return [Turn("user" if i % 2 == 0 else "assistant", f"turn {i} — é") for i in range(start, start + n)]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def shared() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_URL, decode_responses=True, socket_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"no Redis at {REDIS_URL}: {exc}")
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def prefix(shared: redis.Redis) -> Iterator[str]:
-    p = f"sbtest:{uuid.uuid4().hex}:"
-    yield p
-    keys = list(shared.scan_iter(match=p + "*"))
-    if keys:
-        shared.delete(*keys)
-
-
-@pytest.fixture
-def redis_stores(prefix: str, clock: Clock) -> Iterator[Callable[..., RedisStore]]:
-    made: list[RedisStore] = []
-
-    def make(**kw: Any) -> RedisStore:
-        store = RedisStore(REDIS_URL, prefix=prefix, clock=clock, limits=StoreLimits(**kw))
-        made.append(store)
-        return store
-
-    yield make
-    for store in made:
-        store.close()
-
-
-@pytest.fixture(params=["redis", "memory"])
-def make_store(request: pytest.FixtureRequest, clock: Clock) -> Make:
-    if request.param == "redis":
-        return request.getfixturevalue("redis_stores")  # type: ignore[no-any-return]
-    return lambda **kw: InMemoryStore(clock=clock, limits=StoreLimits(**kw))
 
 
 # -- the contract, on both implementations ------------------------------------------------------------
@@ -174,6 +107,27 @@ def test_feedback_and_unanswered_round_trip_newest_first(make_store: Make) -> No
     assert store.healthy() is True
 
 
+def test_answers_are_kept_for_rating(make_store: Make) -> None:
+    store = make_store()
+    rec = AnswerRecord("How do refunds work?", "Within 30 days [1].", ("billing/refunds",), "C1", 5.0)
+    store.remember_answer("slack:T1:C1:1.0", rec)
+    assert store.recall_answer("slack:T1:C1:1.0") == rec
+    assert store.recall_answer("slack:T1:C1:2.0") is None
+
+
+def test_daily_counters_add_up_over_the_days_asked(make_store: Make, clock: Clock) -> None:
+    store = make_store()
+    day = 86400.0
+    t0 = 20_000 * day + 3600  # 01:00 UTC
+    for at, event in [(t0, "answered"), (t0 + 60, "answered"), (t0 + 120, "not_covered"),
+                      (t0 + day, "answered"), (t0 + 3 * day, "rate_limited")]:
+        store.count(event, at)
+    assert store.counts(t0, t0) == {"answered": 2, "not_covered": 1}
+    assert store.counts(t0 - day, t0 + day) == {"answered": 3, "not_covered": 1}
+    assert store.counts(t0, t0 + 3 * day) == {"answered": 3, "not_covered": 1, "rate_limited": 1}
+    assert store.counts(t0 + 4 * day, t0 + 9 * day) == {}
+
+
 def test_feedback_kind_is_checked() -> None:
     with pytest.raises(ValueError):
         FeedbackRecord("meh", "q", "a", (), "C1", 0.0)  # type: ignore[arg-type]
@@ -203,8 +157,10 @@ def test_every_key_written_has_a_ttl(
     store.allow("U1")
     store.record_feedback(FeedbackRecord("helpful", "q", "a", ("d1",), "C1", 1.0))
     store.record_unanswered("q", "C1", 1.0)
+    store.remember_answer("slack:T01:C01:1", AnswerRecord("q", "a", (), "C1", 1.0))
+    store.count("answered", 1.0)
     keys = sorted(shared.scan_iter(match=prefix + "*"))
-    assert [k[len(prefix) :].split(":")[0] for k in keys] == ["dd", "fb", "h", "rl", "un"]
+    assert [k[len(prefix) :].split(":")[0] for k in keys] == ["a", "dd", "fb", "h", "rl", "st", "un"]
     ttls = {k: shared.ttl(k) for k in keys}
     assert all(t > 0 for t in ttls.values()), ttls
     assert 0 < ttls[f"{prefix}h:slack:T01:C01:1700000000.000100"] <= 3600
@@ -229,40 +185,6 @@ def test_client_is_built_to_fail_fast() -> None:
 # -- Redis failing ------------------------------------------------------------------------------------
 
 
-def start_redis(port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    probe = redis.Redis(port=port, socket_timeout=0.5, socket_connect_timeout=0.5)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            probe.ping()
-            break
-        except redis.RedisError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError(f"redis-server did not start on port {port}") from None
-            time.sleep(0.05)
-        finally:
-            probe.close()
-    return proc
-
-
 def timed(fn: Callable[[], Any]) -> Any:
     start = time.monotonic()
     result = fn()
@@ -274,7 +196,7 @@ def timed(fn: Callable[[], Any]) -> Any:
 def test_redis_stopped_mid_conversation_degrades_then_recovers(
     clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="adapters.redis_store")
+    caplog.set_level(logging.INFO, logger="adapters.redis_client")
     port = free_port()
     proc = start_redis(port)
     store = RedisStore(f"redis://127.0.0.1:{port}/0", clock=clock, degrade_log_interval_s=60)
@@ -307,6 +229,8 @@ def test_redis_stopped_mid_conversation_degrades_then_recovers(
         assert sum(r.levelno == logging.WARNING for r in caplog.records) == 2
 
         proc = start_redis(port)  # same port, empty (no persistence)
+        store.append(KEY, Turn("user", "lost"))  # within a second of the last failure: not even tried
+        clock.advance(1.5)  # the back-off is over: the next call tries Redis again
         store.append(KEY, Turn("user", "back"))
         assert store.history(KEY) == [Turn("user", "back")]
         assert store.healthy() is True
@@ -322,7 +246,7 @@ def test_redis_stopped_mid_conversation_degrades_then_recovers(
 def test_a_redis_that_never_answers_costs_one_socket_timeout(
     clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="adapters.redis_store")
+    caplog.set_level(logging.WARNING, logger="adapters.redis_client")
     with socket.socket() as silent:  # accepts connections (kernel backlog) and never replies
         silent.bind(("127.0.0.1", 0))
         silent.listen(16)
@@ -330,8 +254,14 @@ def test_a_redis_that_never_answers_costs_one_socket_timeout(
         store = RedisStore(f"redis://127.0.0.1:{port}/0", clock=clock, socket_timeout_s=0.2)
         try:
             assert timed(lambda: store.claim_message("m1")) is True
-            assert timed(lambda: store.history(KEY)) == []
+            start = time.monotonic()
+            for _ in range(10):  # one message's calls and more: the back-off skips Redis for a second
+                assert store.history(KEY) == [] and store.allow("U1") is True
+            assert time.monotonic() - start < 0.1
             assert store.healthy() is False
             assert len(caplog.records) == 1
+            clock.advance(1.5)
+            assert timed(lambda: store.claim_message("m2")) is True  # tried again: one more timeout
+            assert store.guard.degraded_calls == 22
         finally:
             store.close()
