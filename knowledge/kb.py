@@ -78,6 +78,11 @@ class LiveIndex:
         return hit
 
 
+def pointer_path(data_dir: Path, name: str) -> Path:
+    """Where the file pointer of a knowledge base lives (also the local copy of a shared pointer)."""
+    return data_dir / "kb" / name / "pointer.json"
+
+
 @dataclass(frozen=True)
 class KBStatus:
     kb: str
@@ -126,17 +131,23 @@ class KnowledgeBase:
         chroma_port: int = 8000,
         embedder: MiniLMEmbedder | None = None,
         max_file_bytes: int = 10 * 1024 * 1024,
+        pointer: VersionPointer | None = None,
+        lock: ReloadLock | None = None,
+        coordination: str = "",
     ) -> KnowledgeBase:
+        """Open (or create) a knowledge base. The pointer and lock default to files under the data dir
+        (one host); pass shared ones (``adapters.redis_versions``) when several workers serve it, and
+        name them in ``coordination`` for `kb status`."""
         check_kb_name(name)
         client = open_client(data_dir=data_dir, host=chroma_host, port=chroma_port)
-        kb_dir = data_dir / "kb" / name
+        backend = f"chroma server {chroma_host}:{chroma_port}" if chroma_host else "embedded chroma"
         return cls(
             name=name,
             store=ChromaStore(client),
             embedder=embedder or MiniLMEmbedder(),
-            pointer=FilePointer(kb_dir / "pointer.json"),
-            lock=FileLock(kb_dir / "reload.lock"),
-            backend=f"chroma server {chroma_host}:{chroma_port}" if chroma_host else "embedded chroma",
+            pointer=pointer or FilePointer(pointer_path(data_dir, name)),
+            lock=lock or FileLock(data_dir / "kb" / name / "reload.lock"),
+            backend=f"{backend}; {coordination}" if coordination else backend,
             max_file_bytes=max_file_bytes,
         )
 

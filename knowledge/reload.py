@@ -207,6 +207,8 @@ class Reloader:
             stored = self.store.count_visible(self.kb, n)
             if stored != expected:
                 raise ReloadError(f"index check failed: {stored} chunks visible, {expected} expected")
+            if not self.lock.held():
+                raise ReloadError("lost the reload lock while reloading (it expired); nothing was switched")
             progress("write", len(new_chunks), len(new_chunks))
         except BaseException:
             self._undo_newer_than_base(plan(self.store.all_metadata(self.kb), state))

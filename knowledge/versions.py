@@ -1,8 +1,8 @@
 """Which index version is live, and who may build the next one.
 
-Two small ports with file-backed implementations for a single host; the Redis issue adds shared
-implementations so several workers agree. Readers only ever follow the pointer, and the pointer only
-moves after a version is complete, so nobody sees a half-built index (platform-rules.md, Chroma).
+Two small ports with file-backed implementations for a single host; ``adapters.redis_versions`` has
+the shared Redis ones that several workers use. Readers only ever follow the pointer, and the pointer
+only moves after a version is complete, so nobody sees a half-built index (platform-rules.md, Chroma).
 """
 
 from __future__ import annotations
@@ -44,6 +44,10 @@ class ReloadLock(Protocol):
     def acquire(self) -> bool: ...
 
     def release(self) -> None: ...
+
+    def held(self) -> bool:
+        """Whether this instance still holds the lock; checked before the pointer moves."""
+        ...
 
     def holder(self) -> str | None: ...
 
@@ -140,6 +144,12 @@ class FileLock:
             self._owned = False
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
+
+    def held(self) -> bool:
+        if not self._owned:
+            return False
+        info = self._info()
+        return info is not None and info.get("pid") == os.getpid()
 
     def holder(self) -> str | None:
         info = self._info()
