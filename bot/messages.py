@@ -7,3 +7,11 @@ NOT_COVERED = (
 EMPTY_QUESTION = "Ask me a question about the product and I'll look it up in the help centre."
 NO_INDEX = "The help centre hasn't been indexed yet, so I can't answer. An admin can run a reload."
 ERROR = "Sorry, something went wrong on my side while looking that up. Please try again in a moment."
+SLOW_DOWN = (
+    "You're asking faster than I can look things up. Give me a few seconds, then ask again."
+)
+THANKS_HELPFUL = "Thanks, glad that helped."
+THANKS_NOT_HELPFUL = "Thanks for saying so. I've noted it so the help centre can be improved."
+HUMAN_REQUESTED = "I've logged that you'd like a person from the support team to help with this."
+RATING_UNKNOWN = "I can't find that answer any more, so I couldn't record your rating."
+RATING_REPEATED = "You've already rated this answer. Thanks!"
