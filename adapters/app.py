@@ -1,33 +1,81 @@
-"""The one place that wires settings into the knowledge base and (later) the bot and its adapters."""
+"""The one place that wires settings into the knowledge base, the answer engine, the conversation
+store and the turn handler that every adapter runs."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import socket
+from dataclasses import dataclass
 from pathlib import Path
 
+from adapters.redis_client import RedisGuard, connect, describe
+from adapters.redis_store import RedisStore
+from adapters.redis_versions import RedisLock, RedisPointer
 from adapters.settings import Settings
 from bot.coverage import CoveragePolicy
 from bot.engine import AnswerEngine
 from bot.llm import ModelConfig, make_chat_model
+from bot.store import ConversationStore, InMemoryStore, StoreLimits
 from knowledge.embeddings import MiniLMEmbedder
-from knowledge.kb import KnowledgeBase
+from knowledge.kb import KnowledgeBase, pointer_path
+from knowledge.versions import FilePointer
+
+log = logging.getLogger(__name__)
 
 SAMPLE_HELPCENTRE = Path(__file__).resolve().parent.parent / "knowledge" / "sample_helpcentre"
+DAY_S = 86400
 
 
 def build_embedder(settings: Settings) -> MiniLMEmbedder:
     return MiniLMEmbedder(batch_size=settings.embed_batch_size)
 
 
+def build_redis(settings: Settings) -> RedisGuard | None:
+    """One fail-fast connection for the store, the pointer and the lock; None when REDIS_URL is unset."""
+    if not settings.redis_url:
+        return None
+    return RedisGuard(connect(settings.redis_url, timeout_s=settings.redis_timeout_s))
+
+
+def index_namespace(settings: Settings, name: str) -> str:
+    """Redis key prefix of one knowledge base in one Chroma: a pointer names versions of that store
+    only (an embedded Chroma is one directory on one host; a server is its address)."""
+    if settings.chroma_host:
+        where = f"chroma://{settings.chroma_host}:{settings.chroma_port}"
+    else:
+        where = f"embedded://{socket.gethostname()}{settings.data_dir.resolve()}"
+    return f"{settings.redis_prefix}kb:{hashlib.sha1(where.encode()).hexdigest()[:12]}:{name}:"
+
+
 def build_kb(
-    settings: Settings, *, name: str | None = None, embedder: MiniLMEmbedder | None = None
+    settings: Settings,
+    *,
+    name: str | None = None,
+    embedder: MiniLMEmbedder | None = None,
+    redis: RedisGuard | None = None,
 ) -> KnowledgeBase:
+    """The knowledge base; with Redis, its live-version pointer and reload lock are shared there."""
+    name = name or settings.kb
+    redis = redis or build_redis(settings)
+    pointer = lock = None
+    coordination = ""
+    if redis is not None:
+        ns = index_namespace(settings, name)
+        mirror = FilePointer(pointer_path(settings.data_dir, name))
+        pointer = RedisPointer(redis, ns + "pointer", mirror=mirror)
+        lock = RedisLock(redis, ns + "lock", ttl_s=settings.reload_lock_ttl_s)
+        coordination = f"pointer and reload lock in Redis {describe(redis.client)}"
     return KnowledgeBase.open(
         data_dir=settings.data_dir,
-        name=name or settings.kb,
+        name=name,
         chroma_host=settings.chroma_host,
         chroma_port=settings.chroma_port,
         embedder=embedder or build_embedder(settings),
         max_file_bytes=int(settings.max_file_mb * 1024 * 1024),
+        pointer=pointer,
+        lock=lock,
+        coordination=coordination,
     )
 
 
@@ -45,3 +93,31 @@ def build_engine(settings: Settings, kb: KnowledgeBase) -> AnswerEngine:
     return AnswerEngine(knowledge=kb, llm=make_chat_model(config), backend=config.backend,
                         timeout_s=config.timeout_s,
                         policy=CoveragePolicy(threshold=settings.abstain_threshold))
+
+
+def store_limits(settings: Settings) -> StoreLimits:
+    return StoreLimits(
+        history_turns=settings.history_turns,
+        history_ttl_s=max(1, round(settings.history_ttl_days * DAY_S)),
+        dedupe_ttl_s=settings.dedupe_ttl_s,
+        rate_per_s=settings.rate_per_min / 60,
+        burst=settings.rate_burst,
+        feedback_ttl_s=max(1, round(settings.feedback_ttl_days * DAY_S)),
+    )
+
+
+@dataclass(frozen=True)
+class StoreChoice:
+    store: ConversationStore
+    shared: bool  # True: Redis, shared by every worker
+    where: str  # for banners: "Redis 127.0.0.1:6379/0" or "this process only (REDIS_URL unset)"
+
+
+def build_store(settings: Settings, redis: RedisGuard | None = None) -> StoreChoice:
+    """Redis when REDIS_URL is set, otherwise the in-process twin (which logs that it is)."""
+    redis = redis or build_redis(settings)
+    limits = store_limits(settings)
+    if redis is None:
+        return StoreChoice(InMemoryStore(limits=limits), False, "this process only (REDIS_URL unset)")
+    store = RedisStore(guard=redis, limits=limits, prefix=settings.redis_prefix)
+    return StoreChoice(store, True, f"Redis {describe(redis.client)}")

@@ -32,7 +32,45 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         None,
         validation_alias=AliasChoices("REDIS_URL", "redis_url"),
-        description="Redis for conversation state and coordination (used by the bot workers).",
+        description="Redis for conversation state, the index pointer and the reload lock, shared by every "
+        "worker. Unset: state stays in the process (demo, one-off CLI use).",
+    )
+    redis_timeout_s: float = Field(
+        0.25, validation_alias=AliasChoices("SUPPORTBOT_REDIS_TIMEOUT_S", "redis_timeout_s"), gt=0, le=5,
+        description="Socket and connect timeout of every Redis call (no retries): a slow Redis must not "
+        "eat Slack's 3-second budget.",
+    )
+    redis_prefix: str = Field(
+        "sb:", validation_alias=AliasChoices("SUPPORTBOT_REDIS_PREFIX", "redis_prefix"),
+        description="Prefix of every key the bot writes (several deployments can share one Redis).",
+    )
+    history_turns: int = Field(
+        20, validation_alias=AliasChoices("SUPPORTBOT_HISTORY_TURNS", "history_turns"), ge=1, le=1000,
+        description="Turns of conversation kept per thread (a question and its answer are two).",
+    )
+    history_ttl_days: float = Field(
+        7.0, validation_alias=AliasChoices("SUPPORTBOT_HISTORY_TTL_DAYS", "history_ttl_days"), gt=0,
+        description="A thread's history expires this long after its last message.",
+    )
+    dedupe_ttl_s: int = Field(
+        3600, validation_alias=AliasChoices("SUPPORTBOT_DEDUPE_TTL_S", "dedupe_ttl_s"), ge=60,
+        description="How long a message's identity is remembered: retries and redeliveries get one answer.",
+    )
+    rate_per_min: float = Field(
+        10.0, validation_alias=AliasChoices("SUPPORTBOT_RATE_PER_MIN", "rate_per_min"), gt=0,
+        description="Questions per minute each user may ask once the burst is spent.",
+    )
+    rate_burst: int = Field(
+        5, validation_alias=AliasChoices("SUPPORTBOT_RATE_BURST", "rate_burst"), ge=1,
+        description="Questions a user may ask in quick succession before the rate applies.",
+    )
+    feedback_ttl_days: float = Field(
+        90.0, validation_alias=AliasChoices("SUPPORTBOT_FEEDBACK_TTL_DAYS", "feedback_ttl_days"), gt=0,
+        description="How long ratings, unanswered questions and daily counters are kept for reports.",
+    )
+    reload_lock_ttl_s: float = Field(
+        30.0, validation_alias=AliasChoices("SUPPORTBOT_RELOAD_LOCK_TTL_S", "reload_lock_ttl_s"), ge=1,
+        description="The shared reload lock expires this long after its holder stops renewing it (dies).",
     )
     embed_batch_size: int = Field(
         64, validation_alias=AliasChoices("SUPPORTBOT_EMBED_BATCH", "embed_batch_size"), ge=1

@@ -1,11 +1,14 @@
-"""The `supportbot` command line: ingest, kb status/rollback, search, eval, demo."""
+"""The `supportbot` command line: ingest, kb status/rollback, search, ask, chat, report, eval, demo."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
+import socket
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -18,13 +21,17 @@ from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from adapters.app import SAMPLE_HELPCENTRE, build_embedder, build_engine, build_kb
+from adapters.app import SAMPLE_HELPCENTRE, build_embedder, build_engine, build_kb, build_redis, build_store
 from adapters.console import messages as msg
+from adapters.redis_client import RedisGuard
 from adapters.settings import Settings, load_settings
+from bot.conversation import Incoming, SupportBot
 from bot.engine import AnswerEngine
 from bot.evaluation import evaluate_answers
 from bot.llm import BackendUnavailable
-from bot.types import Answer, Turn
+from bot.report import QuestionGroup, Report, build_report
+from bot.store import FeedbackKind, ThreadKey
+from bot.types import Answer
 from knowledge.evaluation import DatasetError, load_beir, retrieval_metrics, throwaway_kb
 from knowledge.kb import KnowledgeBase
 from knowledge.reload import ReloadError, ReloadReport
@@ -48,9 +55,9 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def open_kb(settings: Settings, name: str | None) -> KnowledgeBase:
+def open_kb(settings: Settings, name: str | None, redis: RedisGuard | None = None) -> KnowledgeBase:
     try:
-        return build_kb(settings, name=name)
+        return build_kb(settings, name=name, redis=redis)
     except InvalidKBName as exc:
         raise fail(str(exc), 2) from exc
 
@@ -238,13 +245,21 @@ def ask(
         print_answer(answer)
 
 
+RATINGS: dict[str, FeedbackKind] = {"/helpful": "helpful", "/unhelpful": "not_helpful", "/human": "human"}
+
+
 @app.command(help=msg.CHAT_HELP)
 def chat(kb: KbOpt = None) -> None:
     settings = load_settings()
-    knowledge = open_kb(settings, kb)
+    redis = build_redis(settings)
+    knowledge = open_kb(settings, kb, redis)
     engine = open_engine(settings, knowledge)
-    out.print(msg.CHAT_BANNER.format(backend=engine.backend, kb=knowledge.name), style="dim")
-    history: list[Turn] = []
+    state = build_store(settings, redis)
+    bot = SupportBot(engine=engine, store=state.store)
+    user = f"{getpass.getuser()}@{socket.gethostname()}"
+    out.print(msg.CHAT_BANNER.format(backend=engine.backend, kb=knowledge.name, state=state.where),
+              style="dim", highlight=False)
+    thread, turn, last_answer = uuid.uuid4().hex, 0, ""
     while True:
         try:
             line = input(msg.CHAT_PROMPT).strip()
@@ -253,15 +268,91 @@ def chat(kb: KbOpt = None) -> None:
             return
         if line in ("/quit", "/exit"):
             return
-        if line == "/reset":
-            history.clear()
+        if line == "/help":
+            out.print(msg.CHAT_COMMANDS, style="dim", highlight=False)
+            continue
+        if line == "/reset":  # a new thread: the old one's history simply expires
+            thread, last_answer = uuid.uuid4().hex, ""
             out.print(msg.CHAT_RESET, style="dim")
+            continue
+        if line in RATINGS:
+            rated = bot.rate(last_answer, RATINGS[line], user).text if last_answer else None
+            out.print(rated or msg.CHAT_NOTHING_TO_RATE, style="dim", highlight=False)
             continue
         if not line:
             continue
-        answer = engine.answer(line, history=history)
-        print_answer(answer)
-        history = [*history, Turn("user", line), Turn("assistant", answer.text)][-8:]
+        turn += 1
+        key = ThreadKey("console", user, "terminal", thread)
+        reply = bot.handle(Incoming(key, f"{thread}:{turn}", user, line))
+        if reply.answer is None:
+            out.print(reply.text, highlight=False)
+            continue
+        print_answer(reply.answer)
+        last_answer = reply.answer_id
+
+
+def _day(at: float) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(at))
+
+
+def report_json(r: Report) -> dict[str, Any]:
+    def groups(gs: list[QuestionGroup]) -> list[dict[str, Any]]:
+        return [{**asdict(g), "last_at": _day(g.last_at)} for g in gs]
+
+    return {"since": _day(r.since), "until": _day(r.until), "questions": r.questions, "answered": r.answered,
+            "answer_rate": r.answer_rate, "not_covered": r.not_covered, "errors": r.errors,
+            "rate_limited": r.rate_limited, "helpful": r.helpful, "not_helpful": r.not_helpful,
+            "helpful_rate": r.helpful_rate, "human_requests": r.human,
+            "top_unanswered": groups(r.top_unanswered), "top_not_helpful": groups(r.top_not_helpful)}
+
+
+def print_groups(title: str, groups: list[QuestionGroup]) -> None:
+    if not groups:
+        return
+    table = Table(title=title, title_justify="left")
+    for col, justify in (("asked", "right"), ("question (newest phrasing)", "left"), ("channels", "right"),
+                         ("last", "left")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for g in groups:
+        table.add_row(str(g.count), g.question, str(g.channels), _day(g.last_at))
+    out.print(table)
+
+
+@app.command(help=msg.REPORT_HELP)
+def report(
+    days: Annotated[int, typer.Option("--days", min=1, max=400, help="How many days back (UTC).")] = 30,
+    top: Annotated[int, typer.Option("--top", min=1, max=100, help="Questions listed per table.")] = 10,
+    as_json: JsonOpt = False,
+) -> None:
+    settings = load_settings()
+    redis = build_redis(settings)
+    if redis is None:
+        raise fail(msg.REPORT_NEEDS_REDIS, 2)
+    state = build_store(settings, redis)
+    until = time.time()
+    r = build_report(state.store, since=until - (days - 1) * 86400, until=until, top=top)
+    if not state.store.healthy():
+        raise fail(msg.REPORT_REDIS_DOWN.format(where=state.where.removeprefix("Redis ")))
+    if as_json:
+        out.print_json(json.dumps(report_json(r)))
+        return
+    out.print(msg.REPORT_TITLE.format(since=_day(r.since), until=_day(r.until), where=state.where),
+              highlight=False)
+    if not r.questions and not r.top_unanswered:
+        out.print(msg.REPORT_EMPTY)
+        return
+    table = Table(show_header=False, box=None)
+    pct = lambda x: "-" if x is None else f"{x:.0%}"  # noqa: E731
+    for key, value in (
+        ("questions", r.questions), ("answered", f"{r.answered} ({pct(r.answer_rate)})"),
+        ("not covered", r.not_covered), ("errors", r.errors), ("slowed down", r.rate_limited),
+        ("helpful rate", f"{pct(r.helpful_rate)} ({r.helpful} helpful, {r.not_helpful} not helpful)"),
+        ("asked for a person", r.human),
+    ):
+        table.add_row(key, str(value))
+    out.print(table)
+    print_groups(msg.REPORT_UNANSWERED, r.top_unanswered)
+    print_groups(msg.REPORT_NOT_HELPFUL, r.top_not_helpful)
 
 
 @app.command("eval", help=msg.EVAL_HELP)

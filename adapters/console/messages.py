@@ -17,6 +17,19 @@ EVAL_HELP = (
     "Hit@k, Recall@k, MRR@10, nDCG@10, latency and ingest speed, in a throw-away index."
 )
 DEMO_HELP = "Index the bundled sample help centre and ask it a few questions."
+REPORT_HELP = (
+    "What people asked and how it went, from the shared store (REDIS_URL): questions, answer rate, "
+    "helpful rate, requests for a person, and the most asked questions the help centre could not answer."
+)
+REPORT_NEEDS_REDIS = (
+    "the report reads the logs that bot workers keep in Redis, and REDIS_URL is unset; "
+    "set REDIS_URL to the Redis your workers use"
+)
+REPORT_REDIS_DOWN = "could not read the logs: Redis at {where} is unavailable; check REDIS_URL"
+REPORT_TITLE = "supportbot report: {since} to {until} (UTC), from {where}"
+REPORT_EMPTY = "No questions recorded in this period."
+REPORT_UNANSWERED = "Most asked questions the help centre could not answer"
+REPORT_NOT_HELPFUL = "Questions whose answers were rated not helpful"
 
 KB_OPT = "Knowledge base name (default: SUPPORTBOT_KB or 'default')."
 JSON_OPT = "Print one JSON object instead of a table."
@@ -46,11 +59,21 @@ DEMO_QUESTIONS = (
     "Can I use Cadence on my phone without internet?",
 )
 ASK_HELP = "Answer a question from the help centre with citations, or say honestly that it isn't covered."
-CHAT_HELP = "Chat in the terminal: follow-up questions keep their context. /reset forgets, /quit leaves."
-CHAT_BANNER = (
-    "supportbot chat ({backend} backend, knowledge base '{kb}'). "
-    "/reset forgets the conversation, /quit leaves."
+CHAT_HELP = (
+    "Chat in the terminal, through the same turn as the Slack and Teams workers: follow-ups keep their "
+    "context, ratings and unanswered questions are logged for `supportbot report`. /help lists commands."
 )
+CHAT_BANNER = (
+    "supportbot chat ({backend} backend, knowledge base '{kb}'; conversation state: {state}). "
+    "/help lists commands, /quit leaves."
+)
+CHAT_COMMANDS = (
+    "/helpful, /unhelpful  rate the last answer\n"
+    "/human               ask for a person from the support team\n"
+    "/reset               start a new conversation\n"
+    "/quit                leave"
+)
+CHAT_NOTHING_TO_RATE = "(nothing to rate yet: ask a question first)"
 CHAT_PROMPT = "you> "
 CHAT_RESET = "(conversation forgotten)"
 SOURCES = "Sources:"

@@ -1,4 +1,7 @@
-"""The `supportbot` CLI as a user runs it: in-process for speed, plus the real console script."""
+"""The `supportbot` CLI as a user runs it: in-process for speed, plus the real console script.
+
+Every command here runs with the test Redis (REDIS_URL) under the test's own key prefix, as a
+deployment with workers would, unless a test unsets it to exercise the single-process defaults."""
 
 from __future__ import annotations
 
@@ -11,9 +14,16 @@ import pytest
 from typer.testing import CliRunner
 
 from adapters.console.cli import app
-from tests.conftest import write_articles
+from tests.conftest import REDIS_URL, write_articles
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def shared_state(monkeypatch: pytest.MonkeyPatch, prefix: str) -> None:
+    """The test Redis for every command (CliRunner and subprocesses inherit os.environ)."""
+    monkeypatch.setenv("REDIS_URL", REDIS_URL)
+    monkeypatch.setenv("SUPPORTBOT_REDIS_PREFIX", prefix)
 
 
 @pytest.fixture
@@ -21,8 +31,8 @@ def run(tmp_path: Path, embedder):  # noqa: ANN001, ANN201 - embedder: load the 
     runner = CliRunner()
     env = {"SUPPORTBOT_DATA_DIR": str(tmp_path / "data"), "CHROMA_HOST": ""}
 
-    def invoke(*args: str):  # noqa: ANN202
-        return runner.invoke(app, list(args), env=env)
+    def invoke(*args: str, input: str | None = None):  # noqa: ANN202, A002
+        return runner.invoke(app, list(args), env=env, input=input)
 
     return invoke
 
@@ -121,19 +131,53 @@ def test_ask_with_unavailable_backend_says_what_to_do(run, tmp_path: Path) -> No
     assert result.exit_code == 2 and "unknown answer backend 'gpt9'" in result.stderr
 
 
-def test_chat_keeps_context_and_resets(tmp_path: Path, embedder) -> None:  # noqa: ANN001
+def test_chat_keeps_context_and_resets_in_process(
+    tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
+) -> None:
+    monkeypatch.delenv("REDIS_URL")  # the demo's defaults: state in the process
     env = {"SUPPORTBOT_DATA_DIR": str(tmp_path / "data")}
     runner = CliRunner()
     runner.invoke(app, ["ingest", str(write_articles(tmp_path / "hc"))], env=env)
-    script = "How do I set up two-factor authentication?\nwhich apps can scan the code?\n/reset\n/quit\n"
+    script = ("How do I set up two-factor authentication?\nwhich apps can scan the code?\n/reset\n"
+              "which apps can scan the code?\n/quit\n")
     result = runner.invoke(app, ["chat"], input=script, env=env)
     assert result.exit_code == 0, result.output
-    assert "extractive backend" in result.stdout
-    assert result.stdout.count("Turn on two-factor authentication") >= 2  # the follow-up stayed on topic
-    assert "(conversation forgotten)" in result.stdout
+    assert "extractive backend" in result.stdout and "this process only (REDIS_URL unset)" in result.stdout
+    before, after = result.stdout.split("(conversation forgotten)")
+    assert before.count("Turn on two-factor authentication") >= 2  # the follow-up stayed on topic
+    assert "couldn't find this in the help centre" in after  # a new conversation has no context
+    report = runner.invoke(app, ["report"], env=env)
+    assert report.exit_code == 2 and "REDIS_URL is unset" in report.stderr
 
 
-def test_corrupt_pointer_says_how_to_recover(tmp_path: Path) -> None:
+def test_chat_on_redis_rates_answers_and_report_reads_them(run, tmp_path: Path, prefix: str) -> None:  # noqa: ANN001
+    run("ingest", str(write_articles(tmp_path / "hc")))
+    status = run("kb", "status").stdout
+    assert "pointer and reload lock in Redis" in status
+    script = "\n".join([
+        "/helpful",  # nothing to rate yet
+        "How do I set up two-factor authentication?", "/helpful", "/helpful",
+        "/reset", "Is there a Linux desktop app?", "/human", "/unhelpful", "/help", "/quit",
+    ]) + "\n"
+    result = run("chat", input=script)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert f"conversation state: Redis {REDIS_URL.removeprefix('redis://')}" in out
+    assert "nothing to rate yet" in out and "glad that helped" in out and "already rated" in out
+    assert "/unhelpful  rate the last answer" in out
+
+    report = json.loads(run("report", "--json").stdout)
+    assert (report["questions"], report["answered"], report["not_covered"]) == (2, 1, 1)
+    assert (report["helpful"], report["not_helpful"], report["human_requests"]) == (1, 1, 1)
+    assert report["helpful_rate"] == 0.5
+    assert report["top_unanswered"][0]["question"] == "Is there a Linux desktop app?"
+    human = run("report").stdout
+    assert "helpful rate        50% (1 helpful, 1 not helpful)" in human
+    assert "Most asked questions the help centre could not answer" in human
+
+
+def test_corrupt_pointer_says_how_to_recover(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REDIS_URL")  # the single-host file pointer
     env = {**__import__("os").environ, "SUPPORTBOT_DATA_DIR": str(tmp_path / "data")}
     pointer = tmp_path / "data" / "kb" / "default" / "pointer.json"
     pointer.parent.mkdir(parents=True)
