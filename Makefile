@@ -29,7 +29,8 @@ test: $(STAMP)
 	  REDIS_URL="$$REDIS_URL" $(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	@REDIS_URL="$$(scripts/ensure-redis)" || exit 1; \
+	  REDIS_URL="$$REDIS_URL" $(BIN)/python -m bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot knowledge adapters tests bench
