@@ -49,8 +49,8 @@ class RedisPointer:
     """``VersionPointer`` on one Redis key (SET is atomic: readers see old or new, never neither).
 
     If Redis is unavailable, ``read`` serves the last state it saw (answers keep coming from the live
-    version); with none seen yet it raises ``PointerUnreadable``. ``swap`` never degrades: it raises
-    ``ReloadError``, and the reload that called it leaves the live version as it was.
+    version), else the local copy's; with neither it raises ``PointerUnreadable``. ``swap`` never
+    degrades: it raises ``ReloadError``, and the reload that called it leaves the live version as it was.
     """
 
     def __init__(self, guard: RedisGuard, key: str, *, mirror: VersionPointer | None = None) -> None:
@@ -64,6 +64,10 @@ class RedisPointer:
         if raw is _MISSING:
             if self._last is not None:
                 return self._last
+            copy = self.mirror.read() if self.mirror is not None else PointerState()
+            if copy.current is not None:  # started during an outage: the last version this host set
+                self._last = copy
+                return copy
             raise PointerUnreadable(
                 f"Redis at {describe(self.guard.client)} is unavailable and this worker has not yet seen "
                 "which index version is live; check REDIS_URL and that Redis is running"

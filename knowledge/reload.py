@@ -200,6 +200,7 @@ class Reloader:
             StoredChunk(f"{c.chunk_id}@{n}", c.text, chunk_metadata(doc, c, h, n))
             for doc, h in fresh for c in self.chunks(doc)
         ]
+        lost_lock = False
         try:
             self._embed_and_write(new_chunks, progress)
             self.store.set_v_to(self.kb, retire, n)
@@ -208,10 +209,13 @@ class Reloader:
             if stored != expected:
                 raise ReloadError(f"index check failed: {stored} chunks visible, {expected} expected")
             if not self.lock.held():
+                lost_lock = True
                 raise ReloadError("lost the reload lock while reloading (it expired); nothing was switched")
             progress("write", len(new_chunks), len(new_chunks))
         except BaseException:
-            self._undo_newer_than_base(plan(self.store.all_metadata(self.kb), state))
+            # Without the lock, undoing could remove a new holder's work; the next reload undoes ours.
+            if not lost_lock:
+                self._undo_newer_than_base(plan(self.store.all_metadata(self.kb), state))
             raise
 
         report = ReloadReport(

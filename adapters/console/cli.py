@@ -30,7 +30,7 @@ from bot.engine import AnswerEngine
 from bot.evaluation import evaluate_answers
 from bot.llm import BackendUnavailable
 from bot.report import QuestionGroup, Report, build_report
-from bot.store import FeedbackKind, ThreadKey
+from bot.store import DAY_S, FeedbackKind, ThreadKey, day_of
 from bot.types import Answer
 from knowledge.evaluation import DatasetError, load_beir, retrieval_metrics, throwaway_kb
 from knowledge.kb import KnowledgeBase
@@ -330,7 +330,8 @@ def report(
         raise fail(msg.REPORT_NEEDS_REDIS, 2)
     state = build_store(settings, redis)
     until = time.time()
-    r = build_report(state.store, since=until - (days - 1) * 86400, until=until, top=top)
+    since = (day_of(until) - (days - 1)) * DAY_S  # whole UTC days, as the counters are kept
+    r = build_report(state.store, since=since, until=until, top=top)
     if not state.store.healthy():
         raise fail(msg.REPORT_REDIS_DOWN.format(where=state.where.removeprefix("Redis ")))
     if as_json:

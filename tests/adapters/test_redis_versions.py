@@ -85,7 +85,7 @@ def test_unreadable_pointer_in_redis_says_how_to_recover(
 
 @needs_redis_server
 def test_pointer_outage_serves_the_last_version_seen_and_refuses_to_swap(
-    guards: Callable[..., RedisGuard],
+    guards: Callable[..., RedisGuard], tmp_path: Path
 ) -> None:
     port = free_port()
     proc = start_redis(port)
@@ -101,6 +101,9 @@ def test_pointer_outage_serves_the_last_version_seen_and_refuses_to_swap(
         assert time.monotonic() - started < 1.0
         with pytest.raises(PointerUnreadable, match="has not yet seen which index version is live"):
             RedisPointer(guards(url), "pointer").read()  # a worker started during the outage
+        copy = FilePointer(tmp_path / "copy.json")
+        copy.swap(state(2))
+        assert RedisPointer(guards(url), "pointer", mirror=copy).read() == state(2)  # this host's copy
         with pytest.raises(ReloadError, match="could not switch the live index version"):
             seen.swap(state(3))
         with pytest.raises(ReloadError, match="could not take the reload lock"):

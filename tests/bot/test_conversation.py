@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import redis
 
 from adapters.redis_client import RedisGuard, connect
 from adapters.redis_store import RedisStore
@@ -186,3 +187,19 @@ def test_redis_stopped_mid_conversation_the_answer_still_arrives_then_state_reco
         guard.close()
         proc.kill()
         proc.wait()
+
+
+def test_every_key_a_turn_writes_expires(
+    engine: AnswerEngine, redis_stores: Make, shared: redis.Redis, prefix: str
+) -> None:
+    bot = SupportBot(engine=engine, store=redis_stores())
+    chat = Chat(bot)
+    answered = bot.handle(chat.say("How do I set up two-factor authentication?"))
+    other = Chat(bot, ThreadKey("slack", "T01", "C02", "1.0"))
+    assert bot.handle(other.say("Can I pay in bitcoin?")).answer.reason == Reason.NOT_COVERED  # type: ignore[union-attr]
+    bot.rate(answered.answer_id, "helpful", "U1")
+    bot.rate(answered.answer_id, "human", "U1")
+    keys = list(shared.scan_iter(match=prefix + "*"))
+    kinds = {k[len(prefix):].split(":")[0] for k in keys}
+    assert kinds == {"a", "dd", "fb", "h", "rl", "st", "un"}
+    assert all(shared.ttl(k) > 0 for k in keys), {k: shared.ttl(k) for k in keys}
