@@ -23,13 +23,14 @@ from rich.table import Table
 
 from adapters.app import SAMPLE_HELPCENTRE, build_embedder, build_engine, build_kb, build_redis, build_store
 from adapters.console import messages as msg
+from adapters.console.reporting import print_report, report_json
 from adapters.redis_client import RedisGuard
 from adapters.settings import Settings, load_settings
 from bot.conversation import Incoming, SupportBot
 from bot.engine import AnswerEngine
 from bot.evaluation import evaluate_answers
 from bot.llm import BackendUnavailable
-from bot.report import QuestionGroup, Report, build_report
+from bot.report import build_report
 from bot.store import DAY_S, FeedbackKind, ThreadKey, day_of
 from bot.types import Answer
 from knowledge.evaluation import DatasetError, load_beir, retrieval_metrics, throwaway_kb
@@ -291,33 +292,6 @@ def chat(kb: KbOpt = None) -> None:
         last_answer = reply.answer_id
 
 
-def _day(at: float) -> str:
-    return time.strftime("%Y-%m-%d", time.gmtime(at))
-
-
-def report_json(r: Report) -> dict[str, Any]:
-    def groups(gs: list[QuestionGroup]) -> list[dict[str, Any]]:
-        return [{**asdict(g), "last_at": _day(g.last_at)} for g in gs]
-
-    return {"since": _day(r.since), "until": _day(r.until), "questions": r.questions, "answered": r.answered,
-            "answer_rate": r.answer_rate, "not_covered": r.not_covered, "errors": r.errors,
-            "rate_limited": r.rate_limited, "helpful": r.helpful, "not_helpful": r.not_helpful,
-            "helpful_rate": r.helpful_rate, "human_requests": r.human,
-            "top_unanswered": groups(r.top_unanswered), "top_not_helpful": groups(r.top_not_helpful)}
-
-
-def print_groups(title: str, groups: list[QuestionGroup]) -> None:
-    if not groups:
-        return
-    table = Table(title=title, title_justify="left")
-    for col, justify in (("asked", "right"), ("question (newest phrasing)", "left"), ("channels", "right"),
-                         ("last", "left")):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for g in groups:
-        table.add_row(str(g.count), g.question, str(g.channels), _day(g.last_at))
-    out.print(table)
-
-
 @app.command(help=msg.REPORT_HELP)
 def report(
     days: Annotated[int, typer.Option("--days", min=1, max=400, help="How many days back (UTC).")] = 30,
@@ -336,24 +310,8 @@ def report(
         raise fail(msg.REPORT_REDIS_DOWN.format(where=state.where.removeprefix("Redis ")))
     if as_json:
         out.print_json(json.dumps(report_json(r)))
-        return
-    out.print(msg.REPORT_TITLE.format(since=_day(r.since), until=_day(r.until), where=state.where),
-              highlight=False)
-    if not r.questions and not r.top_unanswered:
-        out.print(msg.REPORT_EMPTY)
-        return
-    table = Table(show_header=False, box=None)
-    pct = lambda x: "-" if x is None else f"{x:.0%}"  # noqa: E731
-    for key, value in (
-        ("questions", r.questions), ("answered", f"{r.answered} ({pct(r.answer_rate)})"),
-        ("not covered", r.not_covered), ("errors", r.errors), ("slowed down", r.rate_limited),
-        ("helpful rate", f"{pct(r.helpful_rate)} ({r.helpful} helpful, {r.not_helpful} not helpful)"),
-        ("asked for a person", r.human),
-    ):
-        table.add_row(key, str(value))
-    out.print(table)
-    print_groups(msg.REPORT_UNANSWERED, r.top_unanswered)
-    print_groups(msg.REPORT_NOT_HELPFUL, r.top_not_helpful)
+    else:
+        print_report(out, r, where=state.where)
 
 
 @app.command("eval", help=msg.EVAL_HELP)
