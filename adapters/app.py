@@ -4,7 +4,6 @@ store and the turn handler that every adapter runs."""
 from __future__ import annotations
 
 import hashlib
-import logging
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,15 +15,12 @@ from adapters.settings import Settings
 from bot.coverage import CoveragePolicy
 from bot.engine import AnswerEngine
 from bot.llm import ModelConfig, make_chat_model
-from bot.store import ConversationStore, InMemoryStore, StoreLimits
+from bot.store import DAY_S, ConversationStore, InMemoryStore, StoreLimits
 from knowledge.embeddings import MiniLMEmbedder
 from knowledge.kb import KnowledgeBase, pointer_path
 from knowledge.versions import FilePointer
 
-log = logging.getLogger(__name__)
-
 SAMPLE_HELPCENTRE = Path(__file__).resolve().parent.parent / "knowledge" / "sample_helpcentre"
-DAY_S = 86400
 
 
 def build_embedder(settings: Settings) -> MiniLMEmbedder:

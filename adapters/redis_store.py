@@ -12,6 +12,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any, TypeVar
 
 from adapters.redis_client import RedisGuard, connect
@@ -59,6 +60,12 @@ return allowed
 _FEEDBACK_FIELDS = ("kind", "question", "answer", "citations", "channel", "at")
 _ANSWER_FIELDS = ("question", "answer", "citations", "channel", "at")
 _MAX_REPORT_DAYS = 400
+
+
+def _answer_fields(d: dict[str, Any]) -> dict[str, Any]:
+    """The fields an ``AnswerRecord`` and a ``FeedbackRecord`` share, from their stored JSON."""
+    return {"question": d["question"], "answer": d["answer"], "citations": tuple(d["citations"]),
+            "channel": d["channel"], "at": float(d["at"])}
 
 
 def _esc(part: str) -> str:
@@ -161,15 +168,7 @@ class RedisStore:
         return self._call("allow", run, True)
 
     def record_feedback(self, rec: FeedbackRecord) -> None:
-        doc = {
-            "kind": rec.kind,
-            "question": rec.question,
-            "answer": rec.answer,
-            "citations": list(rec.citations),
-            "channel": rec.channel,
-            "at": rec.at,
-        }
-        self._push("record_feedback", "fb", doc)
+        self._push("record_feedback", "fb", asdict(rec))
 
     def record_unanswered(self, question: str, channel: str, at: float) -> None:
         self._push("record_unanswered", "un", {"question": question, "channel": channel, "at": at})
@@ -177,14 +176,7 @@ class RedisStore:
     def feedback(self, limit: int = 100) -> list[FeedbackRecord]:
         def run() -> list[FeedbackRecord]:
             return [
-                FeedbackRecord(
-                    kind=d["kind"],
-                    question=d["question"],
-                    answer=d["answer"],
-                    citations=tuple(d["citations"]),
-                    channel=d["channel"],
-                    at=float(d["at"]),
-                )
+                FeedbackRecord(kind=d["kind"], **_answer_fields(d))
                 for d in self._newest("fb", limit, _FEEDBACK_FIELDS)
                 if d["kind"] in FEEDBACK_KINDS
             ]
@@ -199,9 +191,7 @@ class RedisStore:
         return self._call("unanswered", run, [])
 
     def remember_answer(self, answer_id: str, rec: AnswerRecord) -> None:
-        doc = {"question": rec.question, "answer": rec.answer, "citations": list(rec.citations),
-               "channel": rec.channel, "at": rec.at}
-        value = json.dumps(doc, ensure_ascii=False)
+        value = json.dumps(asdict(rec), ensure_ascii=False)
         key = self._prefix + "a:" + answer_id
 
         def run() -> bool:
@@ -216,9 +206,7 @@ class RedisStore:
             docs = _decode([raw], _ANSWER_FIELDS) if raw is not None else []
             if not docs:
                 return None
-            d = docs[0]
-            return AnswerRecord(question=d["question"], answer=d["answer"], citations=tuple(d["citations"]),
-                                channel=d["channel"], at=float(d["at"]))
+            return AnswerRecord(**_answer_fields(docs[0]))
 
         return self._call("recall_answer", run, None)
 
