@@ -96,7 +96,8 @@ class SupportBot:
         answer for the thumbs, once more for asking for a human."""
         rec = self.store.recall_answer(answer_id)
         if rec is None:
-            return Rated(False, messages.RATING_UNKNOWN)
+            unknown = messages.RATING_UNKNOWN if self.store.healthy() else messages.RATING_UNAVAILABLE
+            return Rated(False, unknown)
         group = "human" if kind == "human" else "thumbs"
         if not self.store.claim_message(f"vote:{group}:{answer_id}:{user_id}"):
             return Rated(False, messages.RATING_REPEATED)

@@ -15,3 +15,4 @@ THANKS_NOT_HELPFUL = "Thanks for saying so. I've noted it so the help centre can
 HUMAN_REQUESTED = "I've logged that you'd like a person from the support team to help with this."
 RATING_UNKNOWN = "I can't find that answer any more, so I couldn't record your rating."
 RATING_REPEATED = "You've already rated this answer. Thanks!"
+RATING_UNAVAILABLE = "I couldn't record your rating just now. Please try again in a minute."

@@ -16,7 +16,7 @@ from adapters.redis_client import RedisGuard, connect
 from adapters.redis_store import RedisStore
 from adapters.redis_versions import RedisLock, RedisPointer
 from bot import messages
-from bot.conversation import Incoming, Outcome, SupportBot
+from bot.conversation import Incoming, Outcome, Rated, SupportBot
 from bot.engine import AnswerEngine
 from bot.report import build_report
 from bot.store import ThreadKey
@@ -166,6 +166,7 @@ def test_redis_stopped_mid_conversation_the_answer_still_arrives_then_state_reco
         assert down.outcome == Outcome.ANSWERED and down.answer is not None
         assert down.answer.reason == Reason.ANSWERED  # from the last version seen
         assert down.answer.citations[0].doc_id == "billing/refunds.md"
+        assert bot.rate(down.answer_id, "helpful", "U1") == Rated(False, messages.RATING_UNAVAILABLE)
         again = bot.handle(chat.say("How do I get a refund?", message_id="same"))
         assert bot.handle(chat.say("How do I get a refund?", message_id="same")).outcome == Outcome.ANSWERED
         assert again.outcome == Outcome.ANSWERED  # no de-duplication while down: answer twice, not never
