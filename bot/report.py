@@ -58,12 +58,12 @@ def group_questions(entries: Iterable[tuple[str, str, float]], top: int) -> list
     for q, channel, at in entries:
         key = tuple(sorted(set(content_terms(q)))) or (q.strip().casefold(),)
         groups.setdefault(key, []).append((q, channel, at))
-    ranked = sorted(groups.values(), key=lambda g: (-len(g), -max(e[2] for e in g)))
-    return [
-        QuestionGroup(question=max(g, key=lambda e: e[2])[0], count=len(g), last_at=max(e[2] for e in g),
-                      channels=len({e[1] for e in g}))
-        for g in ranked[:top]
-    ]
+    summaries = []
+    for g in groups.values():
+        newest = max(g, key=lambda e: e[2])
+        summaries.append(QuestionGroup(question=newest[0], count=len(g), last_at=newest[2],
+                                       channels=len({e[1] for e in g})))
+    return sorted(summaries, key=lambda s: (-s.count, -s.last_at))[:top]
 
 
 def build_report(store: ConversationStore, *, since: float, until: float, top: int = 10,
