@@ -19,7 +19,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.runnables import RunnableLambda
 
 from bot import messages
-from bot.coverage import Coverage, CoveragePolicy
+from bot.coverage import Coverage, CoveragePolicy, lead_order
 from bot.extractive import citation, compose
 from bot.grounding import verify
 from bot.prompts import answer_messages, condense_messages
@@ -53,6 +53,16 @@ class _State:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Trace:
+    """What an answer was decided from, for `supportbot eval --explain`: the question as searched,
+    the hits, and the coverage decision with its features."""
+
+    question: str
+    hits: tuple[Hit, ...]
+    coverage: Coverage | None
+
+
 class AnswerEngine:
     def __init__(
         self,
@@ -84,16 +94,24 @@ class AnswerEngine:
 
     def answer(self, question: str, history: Sequence[Turn] = (), scope: Scope | None = None) -> Answer:
         """Always returns an Answer: grounded text with citations, or a short reason."""
+        return self.answer_traced(question, history, scope)[0]
+
+    def answer_traced(self, question: str, history: Sequence[Turn] = (), scope: Scope | None = None
+                      ) -> tuple[Answer, Trace]:
+        """`answer`, with the evidence it was decided from."""
         started = time.perf_counter()
+        trace = Trace(question.strip(), (), None)
         try:
-            result: Answer = self.chain.invoke(_State(question.strip(), tuple(history), scope))
+            result, state = self.chain.invoke(_State(question.strip(), tuple(history), scope))
+            searched = state.hits[0].query if state.hits else state.standalone or state.question
+            trace = Trace(searched, state.hits, state.coverage)
         except Exception:  # never silence: the user gets a short reason, the log gets the trace
             log.exception("answer failed (backend=%s)", self.backend)
             result = self._short(Reason.ERROR, messages.ERROR)
         result = replace(result, timings_ms={**result.timings_ms, "total": _ms(started)})
         log.info("answer reason=%s backend=%s citations=%d confidence=%s ms=%s", result.reason,
                  result.backend, len(result.citations), result.confidence, result.timings_ms)
-        return result
+        return result, trace
 
     # --- steps ------------------------------------------------------------------------------
     def _condense(self, s: _State) -> _State:
@@ -126,7 +144,8 @@ class AnswerEngine:
         coverage = self.policy.decide(self._query_with_context(s), s.hits)
         if not coverage.covered:
             return replace(s, coverage=coverage, draft=self._short(Reason.NOT_COVERED, messages.NOT_COVERED))
-        return replace(s, coverage=coverage)
+        # decided on retrieval's own top hit; answered from the article that says most about it
+        return replace(s, coverage=coverage, hits=tuple(lead_order(s.hits)))
 
     def _generate(self, s: _State) -> _State:
         if s.draft is not None:
@@ -135,11 +154,11 @@ class AnswerEngine:
         draft = self._extractive(s, Reason.ANSWERED) if self.llm is None else self._generated(s)
         return replace(s, draft=draft, timings={**s.timings, "generate": _ms(t0)})
 
-    def _finish(self, s: _State) -> Answer:
+    def _finish(self, s: _State) -> tuple[Answer, _State]:
         assert s.draft is not None
         answer = replace(s.draft, question=s.standalone or s.question, timings_ms=s.timings)
         answer = self.voice.apply(answer)
-        return replace(answer, text=defuse_mentions(answer.text))
+        return replace(answer, text=defuse_mentions(answer.text)), s
 
     # --- helpers ----------------------------------------------------------------------------
     def _user_turns(self, s: _State) -> tuple[str, ...]:

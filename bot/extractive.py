@@ -84,6 +84,7 @@ def compose(
     max_units: int = 3,
     max_sources: int = 3,
     min_share: float = 0.5,
+    other_share: float = 1.0,
 ) -> tuple[str, tuple[Citation, ...]]:
     """A Markdown answer whose every unit carries its citation, and the citations it uses."""
     top = list(hits[:max_sources])
@@ -96,20 +97,25 @@ def compose(
     if not pool:
         return "", ()
     best = sorted(pool, key=lambda u: -u.score)
-    floor = min_share * best[0].score
-    chosen = [best[0]]
-    # the best unit of each other top article that is relevant enough: an answer that cites the
-    # two or three articles that bear on a question is more often right than one that cites one
+    # the engine put the article that says most about the question first: the answer leads with its
+    # best unit, so the first sentence answers; the rest of that article follows in reading order
+    lead = [u for u in best if u.hit_rank == 0] or best
+    first = lead[0]
+    chosen = [first]
+    # another article only when one of its units says more than the lead's best: one article
+    # unless the question spans several
     for rank in range(len(top)):
         own = [u for u in best if u.hit_rank == rank and u not in chosen]
-        if own and own[0].score >= floor and len(chosen) < max_units and rank != best[0].hit_rank:
+        if (own and rank != first.hit_rank and own[0].score >= other_share * first.score
+                and len(chosen) < max_units):
             chosen.append(own[0])
-    for u in best[1:]:  # then more of the best article
+    for u in lead[1:]:  # then more of the lead article
         if len(chosen) >= max_units:
             break
-        if u not in chosen and u.hit_rank == best[0].hit_rank and u.score >= floor:
+        if u not in chosen and u.score >= min_share * first.score:
             chosen.append(u)
-    chosen.sort(key=lambda u: (u.hit_rank, u.position))
+    rest = sorted(chosen[1:], key=lambda u: (u.hit_rank != first.hit_rank, u.hit_rank, u.position))
+    chosen = [first, *rest]
 
     numbers: dict[int, int] = {}
     lines: list[str] = []

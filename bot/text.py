@@ -17,6 +17,13 @@ STOPWORDS = frozenset(tokenize(
     "make use used want wants like one thing things someone something anyone anything yes please tell "
     "know help still eligible entitled allowed qualify thanks hi hello"
 ))
+# Words of chat, not of the question's subject: they say nothing about what an article must cover.
+CHAT_FILLER = frozenset(tokenize(
+    "hey hiya pls plz thx ty quick question q somebody folks guys ok okay really actually again "
+    "anybody anymore doesnt dont cant wont isnt arent didnt havent im ive id youre way possible "
+    "work working works worked happen happens happened problem issue issues stuck wrong right "
+    "fine sure trying tried try"
+))
 _CITE = re.compile(r"\s*\[(\d{1,2})\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[*_]*[A-Z0-9])")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,2}[.)])\s+")
@@ -25,6 +32,11 @@ _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,2}[.)])\s+")
 def content_terms(text: str) -> list[str]:
     """Stemmed tokens minus stop words: what a question is about."""
     return [t for t in tokenize(text) if t not in STOPWORDS and len(t) > 1]
+
+
+def question_terms(text: str) -> list[str]:
+    """What a question asks about, for the coverage decision: content terms minus chat filler."""
+    return [t for t in content_terms(text) if t not in CHAT_FILLER]
 
 
 def is_list_item(line: str) -> bool:

@@ -13,10 +13,11 @@ import numpy as np
 
 from knowledge.documents import LoadResult, SourceDocument, heading_line
 from knowledge.embeddings import DIMENSION, MiniLMEmbedder
-from knowledge.lexical import WindowedBM25
+from knowledge.lexical import WindowedBM25, tokenize
 from knowledge.loaders import load_folder
 from knowledge.reload import Progress, Reloader, ReloadReport
 from knowledge.retrieval import FusionConfig, Hit, HybridRetriever, HybridSearcher, Scope
+from knowledge.spelling import Speller
 from knowledge.store import ChromaStore, StoredChunk, check_kb_name, open_client
 from knowledge.versions import FileLock, FilePointer, PointerState, ReloadLock, VersionPointer
 
@@ -35,6 +36,8 @@ class LiveIndex:
     lexical: WindowedBM25
     doc_ids: list[str]  # one per document, in chunk order
     doc_starts: np.ndarray  # index of each document's first chunk
+    doc_terms: list[frozenset[str]]  # each document's stemmed words, title and headings included
+    speller: Speller  # typo repair against this version's words
     _masks: OrderedDict[Scope, np.ndarray] = field(default_factory=OrderedDict)
 
     @property
@@ -55,14 +58,19 @@ class LiveIndex:
                 doc_starts.append(i)
         vectors = (np.vstack([c.embedding for c in chunks]).astype(np.float32)  # type: ignore[misc]
                    if chunks else np.zeros((0, DIMENSION), dtype=np.float32))
-        lexical = WindowedBM25(
-            [(heading_line(str(m.get("title") or ""), str(m.get("headings") or "")), c.text)
-             for c, m in zip(chunks, metas, strict=True)]
-        )
+        prefixed = [(heading_line(str(m.get("title") or ""), str(m.get("headings") or "")), c.text)
+                    for c, m in zip(chunks, metas, strict=True)]
+        lexical = WindowedBM25(prefixed)
+        starts, terms = set(doc_starts), list[set[str]]()
+        for i, (head, text) in enumerate(prefixed):
+            if i in starts:
+                terms.append(set())
+            terms[-1].update(tokenize(f"{head} {text}"))
         return cls(
             version=version, ids=[str(m.get("chunk_id")) for m in metas], texts=[c.text for c in chunks],
             metadatas=metas, vectors=vectors, lexical=lexical, doc_ids=doc_ids,
-            doc_starts=np.array(doc_starts, dtype=np.int64),
+            doc_starts=np.array(doc_starts, dtype=np.int64), doc_terms=[frozenset(t) for t in terms],
+            speller=Speller(f"{head} {text}" for head, text in prefixed),
         )
 
     def mask(self, scope: Scope) -> np.ndarray | None:

@@ -59,6 +59,8 @@ class Hit:
     metadata: dict[str, Any] = field(default_factory=dict)
     context: str = ""  # the chunk with its neighbours in the article, for answering from
     doc_dense: float = 0.0  # the best cosine between the query and any chunk of the article
+    query: str = ""  # the query as searched: follow-up context folded in, typos repaired
+    doc_terms: frozenset[str] = frozenset()  # the article's stemmed words (coverage features)
 
     @property
     def answer_text(self) -> str:
@@ -142,7 +144,7 @@ class HybridSearcher:
         live = self.kb.live()
         if live is None or live.size == 0 or not query.strip():
             return []
-        text = expand_query(query, history, self.config.history_turns)
+        text = live.speller.correct(expand_query(query, history, self.config.history_turns))
         mask = live.mask(scope or Scope())
         if mask is not None and not mask.any():
             return []
@@ -178,6 +180,7 @@ class HybridSearcher:
                 lexical=float(max(lex[i], 0.0)), dense=float(dense[i]) if np.isfinite(dense[i]) else 0.0,
                 metadata=meta, context=_context(live, lo, hi, i, self.config.context_chars),
                 doc_dense=float(doc_dense[d]) if np.isfinite(doc_dense[d]) else 0.0,
+                query=text, doc_terms=live.doc_terms[d],
             ))
         return hits
 

@@ -321,8 +321,10 @@ def eval_cmd(
     k: Annotated[int, typer.Option("--k", min=1, max=100, help="Retrieval depth.")] = 10,
     answers: Annotated[bool, typer.Option("--answers", help=msg.ANSWERS_OPT)] = False,
     no_history: Annotated[bool, typer.Option("--no-history", help=msg.NO_HISTORY_OPT)] = False,
+    explain: Annotated[bool, typer.Option("--explain", help=msg.EXPLAIN_OPT)] = False,
     as_json: JsonOpt = False,
 ) -> None:
+    answers = answers or explain
     try:
         evalset = load_beir(dataset_dir, split=split)
     except DatasetError as exc:
@@ -336,10 +338,12 @@ def eval_cmd(
         result["ingest_docs_per_s"] = round(len(evalset.corpus) / ingest_s, 1) if ingest_s else 0.0
         if answers:
             engine = open_engine(settings, knowledge)
-            result.update(evaluate_answers(evalset, engine, use_history=not no_history, progress=progress))
+            result.update(evaluate_answers(evalset, engine, use_history=not no_history, explain=explain,
+                                           progress=progress))
     if as_json:
         out.print_json(json.dumps(result))
         return
+    mistakes = result.pop("mistakes", None)
     table = Table(title=f"{evalset.name} ({split}, {result['n_queries']} queries)")
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -347,6 +351,27 @@ def eval_cmd(
         if key != "dataset":
             table.add_row(key, "-" if value is None else str(value))
     out.print(table)
+    if mistakes is not None:
+        print_mistakes(mistakes)
+
+
+def print_mistakes(mistakes: list[dict[str, Any]]) -> None:
+    """`eval --explain`: each wrong decision with the top hits and the coverage features."""
+    out.print(msg.MISTAKES_HEADER.format(n=len(mistakes)), markup=False, highlight=False)
+    for m in mistakes:
+        score = "-" if m["score"] is None else f"{m['score']:.3f}"
+        feats = " ".join(f"{k}={v:g}" for k, v in m["features"].items())
+        if m["missing_word"]:
+            feats += f" (lacks {m['missing_word']!r})"
+        out.print(f"\n{m['qid']} {m['kind']}: {m['question']!r}  score={score}  {feats}",
+                  markup=False, highlight=False)
+        if m["searched"] != m["question"]:
+            out.print(f"   searched as: {m['searched']!r}", markup=False, highlight=False)
+        out.print(f"   gold: {', '.join(m['gold']) or '(none: unanswerable)'}", markup=False, highlight=False)
+        for h in m["top_hits"]:
+            mark = "*" if h["gold"] else " "
+            out.print(f"   {mark} {h['score']:.3f} dense={h['dense']:.3f} {h['doc_id']}  {h['title']}",
+                      markup=False, highlight=False)
 
 
 @app.command(help=msg.DEMO_HELP)

@@ -80,6 +80,11 @@ SOURCES = "Sources:"
 ANSWER_META = "confidence: {confidence} · {reason} · {ms:.0f} ms"
 ANSWERS_OPT = (
     "Also run the full answer engine on every query: abstain_recall, answer_rate, cited_gold_rate, "
-    "answer latency."
+    "lead_gold_rate, answer latency."
 )
+EXPLAIN_OPT = (
+    "With --answers: list every wrongly declined or wrongly answered question, and every answer that "
+    "led with a non-gold article, with its top hits and coverage features (implies --answers)."
+)
+MISTAKES_HEADER = "{n} mistakes (* marks a gold article among the top hits):"
 NO_HISTORY_OPT = "Ignore the queries' conversation history (to measure what history adds)."

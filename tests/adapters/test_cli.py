@@ -138,8 +138,8 @@ def test_chat_keeps_context_and_resets_in_process(
     env = {"SUPPORTBOT_DATA_DIR": str(tmp_path / "data")}
     runner = CliRunner()
     runner.invoke(app, ["ingest", str(write_articles(tmp_path / "hc"))], env=env)
-    script = ("How do I set up two-factor authentication?\nwhich apps can scan the code?\n/reset\n"
-              "which apps can scan the code?\n/quit\n")
+    script = ("How do I set up two-factor authentication?\nwhich ones are supported?\n/reset\n"
+              "which ones are supported?\n/quit\n")
     result = runner.invoke(app, ["chat"], input=script, env=env)
     assert result.exit_code == 0, result.output
     assert "extractive backend" in result.stdout and "this process only (REDIS_URL unset)" in result.stdout

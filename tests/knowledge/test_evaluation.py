@@ -106,3 +106,22 @@ def test_eval_answers_and_history_flags(tmp_path: Path, embedder) -> None:  # no
     # without the conversation, the follow-up about "the button" loses its subject
     without = json.loads(CliRunner().invoke(app, ["eval", str(root), "--no-history", "--json"]).stdout)
     assert without["hit@1"] < r["hit@1"]
+
+
+def test_eval_explain_lists_each_wrong_decision_with_its_evidence(tmp_path: Path, embedder) -> None:  # noqa: ANN001
+    root = write_set(tmp_path / "set")
+    # a threshold nothing reaches: every answerable question becomes a wrongly declined one
+    env = {"SUPPORTBOT_ABSTAIN_THRESHOLD": "5"}
+    r = json.loads(CliRunner().invoke(app, ["eval", str(root), "--explain", "--json"], env=env).stdout)
+    assert r["answer_rate"] == 0.0 and r["lead_gold_rate"] is None
+    wrong = {m["qid"]: m for m in r["mistakes"]}
+    assert set(wrong) == {q["_id"] for q in QUERIES if q.get("answerable", True)}
+    m = next(iter(wrong.values()))
+    assert m["kind"] == "wrongly_declined" and m["gold"] and m["score"] < 5
+    assert set(m["features"]) == {"dense", "terms", "missing"}
+    assert m["top_hits"] and {"doc_id", "title", "score", "dense", "gold"} <= set(m["top_hits"][0])
+    # the default threshold: answered questions lead with a gold article, and the table mode prints
+    r = json.loads(CliRunner().invoke(app, ["eval", str(root), "--explain", "--json"]).stdout)
+    assert r["lead_gold_rate"] == 1.0 and all(m["kind"] != "wrongly_answered" for m in r["mistakes"])
+    table = CliRunner().invoke(app, ["eval", str(root), "--explain"], env=env)
+    assert table.exit_code == 0 and "wrongly_declined" in table.stdout and "gold:" in table.stdout
