@@ -1,7 +1,8 @@
 """Does the help centre cover this question? Decided from the retrieved evidence before any text is
 generated, so an uncovered question gets an honest "not covered" instead of a guess.
 
-    score = dense + 0.7 * terms - 0.3 * missing        answer when score >= threshold (default 0.55)
+    score = dense + 0.7 * terms - 0.3 * missing
+    answer when score >= threshold (default 0.55) and dense >= 0.30
 
   dense:   the best cosine between the question and any chunk of the top article (computed by
            retrieval anyway, so the decision costs no model call);
@@ -10,6 +11,9 @@ generated, so an uncovered question gets an honest "not covered" instead of a gu
            for far more than "work"; stop words and chat filler ("hey", "pls", "doesnt") don't count;
   missing: how informative the most informative question word the top article lacks is (0 to 1):
            "Is there an Apple *Watch* app?" asks about something the article never names.
+A question whose closest passage is further than a 0.30 cosine is about something else, whatever
+words it shares with the article ("is there a linux desktop app" against the keyboard shortcuts,
+which mention Linux and the desktop app): it is declined at any score.
 
 Every feature is on a scale that does not depend on the help centre: cosines, shares and plain-English
 word weights (`knowledge.spelling.english_idf`), never the help centre's own word counts, so one
@@ -80,6 +84,7 @@ class CoveragePolicy:
     w_terms: float = 0.7
     w_missing: float = 0.3
     threshold: float = 0.55
+    min_dense: float = 0.30  # below this cosine, shared words alone never make a question covered
     high: float = 0.80  # at or above: high confidence
 
     def decide(self, question: str, hits: Sequence[Hit]) -> Coverage:
@@ -92,7 +97,7 @@ class CoveragePolicy:
         f = {"dense": round(top.doc_dense, 4), "terms": round(term_coverage(terms, top.doc_terms), 4),
              "missing": round(missing, 4)}
         score = round(f["dense"] + self.w_terms * f["terms"] - self.w_missing * f["missing"], 4)
-        if score < self.threshold:
+        if score < self.threshold or f["dense"] < self.min_dense:
             return Coverage(False, score, Confidence.LOW, f, word)
         confidence = Confidence.HIGH if score >= self.high else Confidence.MEDIUM
         return Coverage(True, score, confidence, f, word)

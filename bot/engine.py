@@ -176,7 +176,8 @@ class AnswerEngine:
                       backend=self.backend)
 
     def _extractive(self, s: _State, reason: Reason) -> Answer:
-        text, citations = compose(self._query_with_context(s), s.hits, max_sources=self.cite)
+        searched = s.hits[0].query if s.hits and s.hits[0].query else self._query_with_context(s)
+        text, citations = compose(searched, s.hits, max_sources=self.cite)
         if not text:
             return self._short(Reason.NOT_COVERED, messages.NOT_COVERED)
         return Answer(text=text, citations=citations, confidence=self._confidence(s), reason=reason,

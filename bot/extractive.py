@@ -27,30 +27,45 @@ class _Unit:
     score: float
 
 
-def _candidates(hit: Hit, rank: int, q: set[str], idf: dict[str, float]) -> list[_Unit]:
+_HOW_TO = re.compile(r"\b(how (do|can|should|would) (i|we|you)|how to|steps?|set ?up|turn (on|off)|enable|"
+                     r"disable|where (do|can) (i|we)|walk me through)\b", re.IGNORECASE)
+_STEP = re.compile(r"^\s*\d{1,2}[.)]\s+")
+_HEADING = re.compile(r"\n(?=#{1,6} )")
+
+
+def _candidates(hit: Hit, rank: int, q: set[str], idf: dict[str, float], *, how_to: bool = False
+                ) -> list[_Unit]:
     found: list[_Unit] = []
-    parts = units(hit.answer_text)
     prior = 0.35 * hit.score  # the article's own relevance
     best_chunk = " ".join(hit.text.split())
-    i = 0
-    while i < len(parts):
-        # a run of list items is one unit, with the sentence that leads into it ("To do X:")
-        j = i + 1
-        lead_in = parts[i].rstrip().endswith(":") and not is_list_item(parts[i])
-        if lead_in and j < len(parts) and is_list_item(parts[j]) or is_list_item(parts[i]):
-            while j < len(parts) and is_list_item(parts[j]):
-                j += 1
-        block = parts[i:j]
-        text = "\n".join(block) if len(block) > 1 else block[0]
-        terms = set(content_terms(text))
-        usable = not (len(block) == 1 and lead_in)  # a lead-in with nothing after it says nothing
-        if usable and _informative(text) and len(text) <= _MAX_UNIT_CHARS * 2:
-            overlap = sum(idf.get(t, 0.0) for t in q & terms)
-            # units from the chunk that retrieval found closest to the question also carry its meaning
-            in_best = 0.25 if " ".join(block[0].split())[:60] in best_chunk else 0.0
-            score = overlap / math.sqrt(max(len(terms), 4)) + prior + in_best + 0.1 / (i + 1)
-            found.append(_Unit(rank, i, text, score))
-        i = j
+    offset = 0
+    # section by section: a list never runs on into the next section's list
+    for section in _HEADING.split(hit.answer_text):
+        parts = units(section)
+        i = 0
+        while i < len(parts):
+            # a run of list items is one unit, with the sentence that leads into it ("To do X:")
+            j = i + 1
+            lead_in = parts[i].rstrip().endswith(":") and not is_list_item(parts[i])
+            if lead_in and j < len(parts) and is_list_item(parts[j]) or is_list_item(parts[i]):
+                while j < len(parts) and is_list_item(parts[j]):
+                    j += 1
+            block = parts[i:j]
+            text = "\n".join(block) if len(block) > 1 else block[0]
+            terms = set(content_terms(text))
+            usable = not (len(block) == 1 and lead_in)  # a lead-in with nothing after it says nothing
+            if usable and _informative(text) and len(text) <= _MAX_UNIT_CHARS * 2:
+                overlap = sum(idf.get(t, 0.0) for t in q & terms)
+                # units from the chunk that retrieval found closest to the question carry its meaning
+                in_best = 0.25 if " ".join(block[0].split())[:60] in best_chunk else 0.0
+                # "how do I ..." is answered by the numbered steps, not by the sentence about the feature
+                steps = 0.3 if how_to and len(block) > 1 and any(_STEP.match(b) for b in block) else 0.0
+                position = offset + i
+                score = (overlap / math.sqrt(max(len(terms), 4)) + prior + in_best + steps
+                         + 0.1 / (position + 1))
+                found.append(_Unit(rank, position, text, score))
+            i = j
+        offset += len(parts)
     return found
 
 
@@ -84,7 +99,7 @@ def compose(
     max_units: int = 3,
     max_sources: int = 3,
     min_share: float = 0.5,
-    other_share: float = 1.0,
+    other_share: float = 0.8,
 ) -> tuple[str, tuple[Citation, ...]]:
     """A Markdown answer whose every unit carries its citation, and the citations it uses."""
     top = list(hits[:max_sources])
@@ -93,7 +108,8 @@ def compose(
     q = set(content_terms(question))
     texts = [set(content_terms(h.answer_text)) for h in top]
     idf = {t: 1.0 + math.log((1 + len(top)) / (1 + sum(t in s for s in texts))) for t in q}
-    pool = [u for rank, h in enumerate(top) for u in _candidates(h, rank, q, idf)]
+    how_to = bool(_HOW_TO.search(question))
+    pool = [u for rank, h in enumerate(top) for u in _candidates(h, rank, q, idf, how_to=how_to)]
     if not pool:
         return "", ()
     best = sorted(pool, key=lambda u: -u.score)
@@ -102,8 +118,8 @@ def compose(
     lead = [u for u in best if u.hit_rank == 0] or best
     first = lead[0]
     chosen = [first]
-    # another article only when one of its units says more than the lead's best: one article
-    # unless the question spans several
+    # another article only when one of its units is nearly as good as the lead's best: one
+    # article unless the question spans several
     for rank in range(len(top)):
         own = [u for u in best if u.hit_rank == rank and u not in chosen]
         if (own and rank != first.hit_rank and own[0].score >= other_share * first.score

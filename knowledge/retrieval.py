@@ -7,6 +7,7 @@ never in a prompt.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -97,6 +98,9 @@ def _top_normalised(doc_scores: np.ndarray, depth: int, *, positive_only: bool) 
     return {int(i): float(v) for i, v in zip(idx, norm, strict=True)}
 
 
+_MID_LIST = re.compile(r"\s*(?:[2-9]|\d{2,})[.)]\s")
+
+
 def _context(live: LiveIndex, lo: int, hi: int, best: int, limit: int) -> str:
     """The best chunk, widened with neighbouring chunks of the same article while under `limit`
     characters; a heading line is repeated where the section changes."""
@@ -110,6 +114,9 @@ def _context(live: LiveIndex, lo: int, hi: int, best: int, limit: int) -> str:
                 size += len(live.texts[cand])
                 first, last = min(first, cand), max(last, cand)
                 grew = True
+    # a numbered list cut by a chunk boundary starts at its first step, even past the limit
+    while first > lo and _MID_LIST.match(live.texts[first]):
+        first -= 1
     parts, heading, previous = [], None, ""
     for i in range(first, last + 1):
         h = str(live.metadatas[i].get("headings") or "")

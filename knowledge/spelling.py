@@ -75,6 +75,7 @@ class Speller:
     """Corrects words of a query to the help centre's vocabulary (symmetric-delete candidate lookup)."""
 
     def __init__(self, texts: Iterable[str]) -> None:
+        english_frequencies()  # load the word list with the index, not on the first question
         counts: Counter[str] = Counter()
         for text in texts:
             counts.update(w.lower().replace("'", "") for w in _WORD.findall(text))

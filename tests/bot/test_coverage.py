@@ -65,9 +65,19 @@ def test_policy_declines_when_the_subject_is_missing_even_with_a_fair_cosine() -
     assert not CoveragePolicy().decide(q, []).covered
 
 
+def test_shared_words_alone_never_make_a_distant_question_covered() -> None:
+    q = "is there a linux desktop app"
+    shortcuts = hit("shortcuts.md", "Keyboard shortcuts for the desktop app on Windows, Mac and Linux.",
+                    query=q, dense=0.16)
+    cov = CoveragePolicy().decide(q, [shortcuts])
+    assert cov.features["terms"] == 1.0 and cov.score >= CoveragePolicy().threshold
+    assert not cov.covered
+    assert CoveragePolicy(min_dense=0.1).decide(q, [shortcuts]).covered
+
+
 def test_threshold_is_a_setting() -> None:
     q = "reset my password"
-    hits = [hit("reset.md", "Reset your password.", query=q, dense=0.1)]
+    hits = [hit("reset.md", "Reset your password.", query=q, dense=0.4)]
     score = CoveragePolicy().decide(q, hits).score
     assert CoveragePolicy(threshold=score).decide(q, hits).covered
     assert not CoveragePolicy(threshold=score + 0.01).decide(q, hits).covered

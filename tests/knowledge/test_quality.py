@@ -39,12 +39,12 @@ def test_hybrid_beats_each_half_on_dev_sets(name: str, embedder: MiniLMEmbedder)
 ROOT = Path(__file__).resolve().parents[2]
 # measured with the default threshold (README, Answer quality), less a small margin
 ANSWER_FLOORS = {
-    EVAL / "or-sharc-dev-unanswerable": {"abstain_recall": 0.15, "answer_rate": 0.95, "cited_gold_rate": 0.68},
-    ROOT / "bench" / "data" / "cadence-conversations": {"abstain_recall": 0.5, "answer_rate": 0.95,
-                                                         "cited_gold_rate": 0.9, "lead_gold_rate": 0.88},
+    EVAL / "or-sharc-dev-unanswerable": {"abstain_recall": 0.15, "answer_rate": 0.95, "cited_gold_rate": 0.76},
+    ROOT / "bench" / "data" / "cadence-conversations": {"abstain_recall": 0.6, "answer_rate": 0.94,
+                                                         "cited_gold_rate": 0.92, "lead_gold_rate": 0.9},
     # questions as people type them in chat (written for this project): answer what is covered
-    ROOT / "bench" / "data" / "cadence-natural": {"abstain_recall": 0.42, "answer_rate": 0.94,
-                                                   "cited_gold_rate": 0.91, "lead_gold_rate": 0.89},
+    ROOT / "bench" / "data" / "cadence-natural": {"abstain_recall": 0.44, "answer_rate": 0.94,
+                                                   "cited_gold_rate": 0.93, "lead_gold_rate": 0.89},
     # a 6-article help centre: the same threshold must serve it
     ROOT / "bench" / "data" / "pocketbook-natural": {"abstain_recall": 0.5, "answer_rate": 0.88,
                                                       "cited_gold_rate": 0.96, "lead_gold_rate": 0.96},
