@@ -128,7 +128,7 @@ def compose(
     for u in lead[1:]:  # then more of the lead article
         if len(chosen) >= max_units:
             break
-        if u not in chosen and u.score >= min_share * first.score:
+        if u not in chosen and u.hit_rank == first.hit_rank and u.score >= min_share * first.score:
             chosen.append(u)
     rest = sorted(chosen[1:], key=lambda u: (u.hit_rank != first.hit_rank, u.hit_rank, u.position))
     chosen = [first, *rest]
