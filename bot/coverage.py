@@ -70,8 +70,11 @@ def lead_order(hits: Sequence[Hit], *, n: int = 3, w_dense: float = 0.5, w_terms
     leads with the article that says most about this question. On the natural sets it raised the
     right lead article from 0.87 to 0.90 (cadence-natural) and 0.93 to 0.97 (pocketbook-natural);
     retrieval's own ranking is unchanged."""
+    if not hits:
+        return []
+    terms = question_terms(hits[0].query)  # one search: every hit carries the same query
+
     def key(h: Hit) -> float:
-        terms = question_terms(h.query)
         title = frozenset(tokenize(h.title))
         return (h.score + w_dense * h.doc_dense + w_terms * term_coverage(terms, h.doc_terms)
                 + w_title * term_coverage(terms, title))

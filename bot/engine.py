@@ -103,8 +103,7 @@ class AnswerEngine:
         trace = Trace(question.strip(), (), None)
         try:
             result, state = self.chain.invoke(_State(question.strip(), tuple(history), scope))
-            searched = state.hits[0].query if state.hits else state.standalone or state.question
-            trace = Trace(searched, state.hits, state.coverage)
+            trace = Trace(self._searched(state), state.hits, state.coverage)
         except Exception:  # never silence: the user gets a short reason, the log gets the trace
             log.exception("answer failed (backend=%s)", self.backend)
             result = self._short(Reason.ERROR, messages.ERROR)
@@ -141,7 +140,7 @@ class AnswerEngine:
     def _decide(self, s: _State) -> _State:
         if s.draft is not None:
             return s
-        coverage = self.policy.decide(self._query_with_context(s), s.hits)
+        coverage = self.policy.decide(self._searched(s), s.hits)
         if not coverage.covered:
             return replace(s, coverage=coverage, draft=self._short(Reason.NOT_COVERED, messages.NOT_COVERED))
         # decided on retrieval's own top hit; answered from the article that says most about it
@@ -168,6 +167,12 @@ class AnswerEngine:
         """The question as retrieval saw it: condensed, or with the last user turns folded in."""
         return expand_query(s.standalone, () if s.condensed else self._user_turns(s), self.history_turns)
 
+    def _searched(self, s: _State) -> str:
+        """The question as retrieval searched it (context folded in, typos repaired)."""
+        if s.hits and s.hits[0].query:
+            return s.hits[0].query
+        return self._query_with_context(s) if s.standalone else s.question  # stopped before searching
+
     def _confidence(self, s: _State) -> Confidence:
         return s.coverage.confidence if s.coverage else Confidence.LOW
 
@@ -176,8 +181,7 @@ class AnswerEngine:
                       backend=self.backend)
 
     def _extractive(self, s: _State, reason: Reason) -> Answer:
-        searched = s.hits[0].query if s.hits and s.hits[0].query else self._query_with_context(s)
-        text, citations = compose(searched, s.hits, max_sources=self.cite)
+        text, citations = compose(self._searched(s), s.hits, max_sources=self.cite)
         if not text:
             return self._short(Reason.NOT_COVERED, messages.NOT_COVERED)
         return Answer(text=text, citations=citations, confidence=self._confidence(s), reason=reason,

@@ -60,12 +60,13 @@ class LiveIndex:
                    if chunks else np.zeros((0, DIMENSION), dtype=np.float32))
         prefixed = [(heading_line(str(m.get("title") or ""), str(m.get("headings") or "")), c.text)
                     for c, m in zip(chunks, metas, strict=True)]
-        lexical = WindowedBM25(prefixed)
+        tokens = [(tokenize(head), tokenize(text)) for head, text in prefixed]  # once, for both uses
+        lexical = WindowedBM25(tokens)
         starts, terms = set(doc_starts), list[set[str]]()
-        for i, (head, text) in enumerate(prefixed):
+        for i, (head_tokens, body_tokens) in enumerate(tokens):
             if i in starts:
                 terms.append(set())
-            terms[-1].update(tokenize(f"{head} {text}"))
+            terms[-1].update(head_tokens, body_tokens)
         return cls(
             version=version, ids=[str(m.get("chunk_id")) for m in metas], texts=[c.text for c in chunks],
             metadatas=metas, vectors=vectors, lexical=lexical, doc_ids=doc_ids,

@@ -30,6 +30,11 @@ def tokenize(text: str) -> list[str]:
     return list(_stemmer.stemWords(words))
 
 
+def stem_words(words: list[str]) -> list[str]:
+    """Snowball stems of lower-case ASCII words, in one batch (what `tokenize` does to each)."""
+    return list(_stemmer.stemWords(words))
+
+
 def windows(prefix: list[str], body: list[str], *, size: int, stride: int) -> list[list[str]]:
     """Overlapping windows of `size` tokens every `stride`, the last one ending at the end of body."""
     if len(body) <= size:
@@ -44,16 +49,17 @@ class WindowedBM25:
     """BM25 over windows; `chunk_scores` gives each chunk the score of its best window."""
 
     def __init__(
-        self, chunks: Sequence[tuple[str, str]], *, size: int = 16, stride: int = 8,
+        self, chunks: Sequence[tuple[list[str], list[str]]], *, size: int = 16, stride: int = 8,
         k1: float = 1.2, b: float = 0.75,
     ) -> None:
-        """`chunks`: (prefix, body) per chunk; the prefix (title, headings) starts every window."""
+        """`chunks`: (prefix, body) tokens per chunk (`tokenize`); the prefix (title, headings) starts
+        every window."""
         self.size = len(chunks)
         corpus: list[list[str]] = []
         starts = []
         for prefix, body in chunks:
             starts.append(len(corpus))
-            corpus.extend(windows(tokenize(prefix), tokenize(body), size=size, stride=stride))
+            corpus.extend(windows(prefix, body, size=size, stride=stride))
         self._starts = np.array(starts, dtype=np.int64)
         self._bm25 = bm25s.BM25(k1=k1, b=b)
         if corpus:

@@ -27,12 +27,16 @@ def english_frequencies() -> dict[str, int]:
 
 @functools.cache
 def _stem_weights() -> tuple[dict[str, float], float]:
-    from knowledge.lexical import tokenize
+    from knowledge.lexical import stem_words, tokenize
 
     counts: Counter[str] = Counter()
-    for word, n in english_frequencies().items():
+    frequencies = english_frequencies()
+    plain = [w for w in frequencies if w.isascii() and w.isalnum()]  # one word, one stem: in one batch
+    for word, stem in zip(plain, stem_words(plain), strict=True):
+        counts[stem] += frequencies[word]
+    for word in frequencies.keys() - set(plain):  # accents, apostrophes, hyphens: tokenize as queries are
         for stem in tokenize(word):
-            counts[stem] += n
+            counts[stem] += frequencies[word]
     total = sum(counts.values())
     return {s: math.log(total / (n + 1)) for s, n in counts.items()}, math.log(total)
 
@@ -75,7 +79,7 @@ class Speller:
     """Corrects words of a query to the help centre's vocabulary (symmetric-delete candidate lookup)."""
 
     def __init__(self, texts: Iterable[str]) -> None:
-        english_frequencies()  # load the word list with the index, not on the first question
+        _stem_weights()  # load the word list and its weights with the index, not on the first question
         counts: Counter[str] = Counter()
         for text in texts:
             counts.update(w.lower().replace("'", "") for w in _WORD.findall(text))
