@@ -93,7 +93,8 @@ class RedisStore:
 
     Keys (under ``prefix``): ``h:{platform}:{workspace}:{channel}:{thread}`` history list,
     ``dd:{message id}`` de-duplication claims, ``rl:{user}`` token buckets, ``fb`` / ``un`` logs,
-    ``a:{answer id}`` answers kept for rating, ``st:{UTC day}`` daily counters.
+    ``a:{answer id}`` answers kept for rating, ``v:{vote id}`` each user's latest rating of an answer,
+    ``st:{UTC day}`` daily counters.
     Pass ``guard`` to share one connection (and one health state) with the index pointer and lock.
     """
 
@@ -176,7 +177,7 @@ class RedisStore:
     def feedback(self, limit: int = 100) -> list[FeedbackRecord]:
         def run() -> list[FeedbackRecord]:
             return [
-                FeedbackRecord(kind=d["kind"], **_answer_fields(d))
+                FeedbackRecord(kind=d["kind"], voter=str(d.get("voter", "")), **_answer_fields(d))
                 for d in self._newest("fb", limit, _FEEDBACK_FIELDS)
                 if d["kind"] in FEEDBACK_KINDS
             ]
@@ -210,12 +211,21 @@ class RedisStore:
 
         return self._call("recall_answer", run, None)
 
-    def count(self, event: str, at: float) -> None:
+    def swap_vote(self, vote_id: str, value: str) -> str | None:
+        key = self._prefix + "v:" + vote_id
+
+        def run() -> str | None:
+            old: str | None = self._r.set(key, value, ex=self._limits.feedback_ttl_s, get=True)
+            return old
+
+        return self._call("swap_vote", run, None)
+
+    def count(self, event: str, at: float, by: int = 1) -> None:
         key = f"{self._prefix}st:{day_of(at)}"
 
         def run() -> None:
             with self._r.pipeline(transaction=True) as p:
-                p.hincrby(key, event, 1)
+                p.hincrby(key, event, by)
                 p.expire(key, self._limits.feedback_ttl_s)
                 p.execute()
 

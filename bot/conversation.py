@@ -3,12 +3,15 @@
 Claim the message's identity (retries and redeliveries get no second answer), take a token from the
 user's bucket (a friendly "slow down" when it is empty), answer with the thread's history, then
 remember: the new turns, the answer (so a rating can name it), the unanswered log and daily counters.
+``admit`` (cheap: two store calls) and ``answer`` (CPU work) are separate steps so that a server can
+admit on its event loop and answer in a worker pool; ``handle`` runs both.
 Platform-free: an adapter builds an ``Incoming`` from its event and renders the ``Reply``. State lives
 behind ``ConversationStore``, so any number of workers can run this side by side.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -18,7 +21,7 @@ from typing import Protocol
 
 from bot import messages
 from bot.store import AnswerRecord, ConversationStore, FeedbackKind, FeedbackRecord, ThreadKey
-from bot.types import Answer, Reason, Turn
+from bot.types import ANSWERED_REASONS, Answer, Reason, Turn
 from knowledge.retrieval import Scope
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,7 @@ class Outcome(StrEnum):
     ANSWERED = "answered"  # ``answer`` is set (it may itself be a short reason: not covered, error…)
     DUPLICATE = "duplicate"  # another delivery of a message already claimed: send nothing
     RATE_LIMITED = "rate_limited"  # ``text`` asks the user to slow down
+    BUSY = "busy"  # every worker is taken and the queue is full: ``text`` asks to try again soon
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,14 @@ class Rated:
 
 _THANKS = {"helpful": messages.THANKS_HELPFUL, "not_helpful": messages.THANKS_NOT_HELPFUL,
            "human": messages.HUMAN_REQUESTED}
+_REPEATED = {"helpful": messages.RATING_REPEATED, "not_helpful": messages.RATING_REPEATED,
+             "human": messages.HUMAN_ALREADY_REQUESTED}
+ASKED_PREFIX = "asked:"  # daily counter of questions answered from each article: ``asked:{doc id}``
+
+
+def voter_id(answer_id: str, user_id: str) -> str:
+    """Who rated which answer, without keeping the user id in the feedback log."""
+    return hashlib.sha1(f"{answer_id}\0{user_id}".encode()).hexdigest()[:16]
 
 
 class SupportBot:
@@ -80,34 +92,55 @@ class SupportBot:
 
     def handle(self, msg: Incoming) -> Reply:
         """Always a reply (answer, short reason or "slow down") unless the message is a duplicate."""
-        now = self.clock()
+        return self.admit(msg) or self.answer(msg)
+
+    def admit(self, msg: Incoming) -> Reply | None:
+        """None when the message is to be answered; else the reply instead (duplicate, slow down)."""
         if not self.store.claim_message(msg.identity):
             log.info("duplicate message %s ignored", msg.identity)
             return Reply(Outcome.DUPLICATE)
         if not self.store.allow(msg.user_id):
-            self.store.count(str(Outcome.RATE_LIMITED), now)
+            self.store.count(str(Outcome.RATE_LIMITED), self.clock())
             return Reply(Outcome.RATE_LIMITED, text=messages.SLOW_DOWN)
+        return None
+
+    def answer(self, msg: Incoming) -> Reply:
+        """Answer an admitted message with its thread's history, and remember the turn."""
+        now = self.clock()
         answer = self.engine.answer(msg.text, self.store.history(msg.key), msg.scope)
         self._remember(msg, answer, now)
         return Reply(Outcome.ANSWERED, text=answer.text, answer=answer, answer_id=msg.identity)
 
+    def busy(self) -> Reply:
+        """The reply for an admitted message that no worker can take now (counted for the report)."""
+        self.store.count(str(Outcome.BUSY), self.clock())
+        return Reply(Outcome.BUSY, text=messages.BUSY)
+
     def rate(self, answer_id: str, kind: FeedbackKind, user_id: str) -> Rated:
-        """Log a rating of an answer (helpful, not helpful, asked for a human): once per user and
-        answer for the thumbs, once more for asking for a human."""
+        """Log a rating of an answer (helpful, not helpful, asked for a human).
+
+        The thumbs are toggles (platform rules, "Feedback"): a user's latest rating of an answer is the
+        one that counts, so a changed mind moves the count from the old kind to the new. Asking for a
+        person counts once per user and answer.
+        """
         rec = self.store.recall_answer(answer_id)
         if rec is None:
             unknown = messages.RATING_UNKNOWN if self.store.healthy() else messages.RATING_UNAVAILABLE
             return Rated(False, unknown)
-        group = "human" if kind == "human" else "thumbs"
-        if not self.store.claim_message(f"vote:{group}:{answer_id}:{user_id}"):
-            return Rated(False, messages.RATING_REPEATED)
         now = self.clock()
+        group = "human" if kind == "human" else "thumbs"
+        previous = self.store.swap_vote(f"{group}:{answer_id}:{user_id}", f"{kind}@{now!r}")
+        old_kind, _, old_at = (previous or "").partition("@")
+        if old_kind == kind:
+            return Rated(False, _REPEATED[kind])
+        if old_kind in _THANKS:
+            self.store.count(f"feedback_{old_kind}", _float(old_at, now), by=-1)
         self.store.record_feedback(
             FeedbackRecord(kind=kind, question=rec.question, answer=rec.answer, citations=rec.citations,
-                           channel=rec.channel, at=now)
+                           channel=rec.channel, at=now, voter=voter_id(answer_id, user_id))
         )
         self.store.count(f"feedback_{kind}", now)
-        return Rated(True, _THANKS[kind])
+        return Rated(True, messages.RATING_CHANGED if old_kind else _THANKS[kind])
 
     def _remember(self, msg: Incoming, answer: Answer, now: float) -> None:
         self.store.append(msg.key, Turn("user", msg.text), Turn("assistant", answer.text))
@@ -118,3 +151,12 @@ class SupportBot:
         self.store.remember_answer(msg.identity, record)
         if answer.reason == Reason.NOT_COVERED:
             self.store.record_unanswered(question, msg.key.channel, now)
+        elif answer.reason in ANSWERED_REASONS and answer.citations:
+            self.store.count(ASKED_PREFIX + answer.citations[0].doc_id, now)
+
+
+def _float(text: str, default: float) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return default

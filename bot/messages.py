@@ -15,4 +15,7 @@ THANKS_NOT_HELPFUL = "Thanks for saying so. I've noted it so the help centre can
 HUMAN_REQUESTED = "I've logged that you'd like a person from the support team to help with this."
 RATING_UNKNOWN = "I can't find that answer any more, so I couldn't record your rating."
 RATING_REPEATED = "You've already rated this answer. Thanks!"
+RATING_CHANGED = "Thanks, I've updated your rating."
+HUMAN_ALREADY_REQUESTED = "Someone from the support team has already been asked to help with this."
+BUSY = "I'm busy right now, please ask again in a minute."
 RATING_UNAVAILABLE = "I couldn't record your rating just now. Please try again in a minute."

@@ -10,12 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from bot.store import ConversationStore
+from bot.store import ConversationStore, FeedbackRecord
 from bot.text import content_terms
-from bot.types import Reason
-
-# Reasons that still gave an answer from the help centre (a model fallback is an answer too).
-_ANSWERED = (Reason.ANSWERED, Reason.LLM_TIMEOUT, Reason.LLM_ERROR, Reason.UNGROUNDED)
+from bot.types import ANSWERED_REASONS, Reason
 
 
 @dataclass(frozen=True)
@@ -35,6 +32,7 @@ class Report:
     not_covered: int
     errors: int  # engine errors and "no index yet"
     rate_limited: int
+    busy: int  # admitted but turned away: every worker taken and the queue full
     helpful: int
     not_helpful: int
     human: int
@@ -66,20 +64,34 @@ def group_questions(entries: Iterable[tuple[str, str, float]], top: int) -> list
     return sorted(summaries, key=lambda s: (-s.count, -s.last_at))[:top]
 
 
+def latest_ratings(newest_first: Iterable[FeedbackRecord]) -> list[FeedbackRecord]:
+    """Each voter's latest thumbs rating of an answer (the log keeps every click; ratings toggle)."""
+    seen: set[str] = set()
+    kept = []
+    for f in newest_first:
+        if f.voter and f.kind != "human":
+            if f.voter in seen:
+                continue
+            seen.add(f.voter)
+        kept.append(f)
+    return kept
+
+
 def build_report(store: ConversationStore, *, since: float, until: float, top: int = 10,
                  scan: int = 10_000) -> Report:
     """The report for the UTC days from ``since`` to ``until`` (logs read up to ``scan`` entries)."""
     counts = store.counts(since, until)
     in_period = [u for u in store.unanswered(scan) if since <= u[2] <= until]
-    unhelpful = [(f.question, f.channel, f.at) for f in store.feedback(scan)
+    unhelpful = [(f.question, f.channel, f.at) for f in latest_ratings(store.feedback(scan))
                  if f.kind == "not_helpful" and since <= f.at <= until]
     return Report(
         since=since, until=until,
         questions=sum(counts.get(str(r), 0) for r in Reason),
-        answered=sum(counts.get(str(r), 0) for r in _ANSWERED),
+        answered=sum(counts.get(str(r), 0) for r in ANSWERED_REASONS),
         not_covered=counts.get(str(Reason.NOT_COVERED), 0),
         errors=counts.get(str(Reason.ERROR), 0) + counts.get(str(Reason.NO_INDEX), 0),
         rate_limited=counts.get("rate_limited", 0),
+        busy=counts.get("busy", 0),
         helpful=counts.get("feedback_helpful", 0),
         not_helpful=counts.get("feedback_not_helpful", 0),
         human=counts.get("feedback_human", 0),

@@ -49,6 +49,7 @@ class FeedbackRecord:
     citations: tuple[str, ...]  # doc ids cited by the answer
     channel: str
     at: float  # epoch seconds
+    voter: str = ""  # who rated which answer, hashed: a changed mind replaces the earlier rating
 
     def __post_init__(self) -> None:
         if self.kind not in FEEDBACK_KINDS:
@@ -150,8 +151,17 @@ class ConversationStore(Protocol):
         """The answer kept under this id; None if unknown, expired or degraded."""
         ...
 
-    def count(self, event: str, at: float) -> None:
-        """Add one to today's (UTC, from ``at``) counter for ``event``; expires with the feedback TTL."""
+    def swap_vote(self, vote_id: str, value: str) -> str | None:
+        """Keep ``value`` as this vote (feedback TTL) and return the value it replaces, None if none.
+
+        One atomic step (set-and-get), so two clicks racing on two workers see each other. Degraded:
+        None, and nothing kept.
+        """
+        ...
+
+    def count(self, event: str, at: float, by: int = 1) -> None:
+        """Add ``by`` to the counter for ``event`` on the UTC day of ``at`` (a changed rating takes one
+        back from the day it was given); expires with the feedback TTL."""
         ...
 
     def counts(self, since: float, until: float) -> dict[str, int]:
@@ -184,6 +194,7 @@ class InMemoryStore:
         self._feedback: deque[FeedbackRecord] = deque(maxlen=lim.log_cap)
         self._unanswered: deque[tuple[str, str, float]] = deque(maxlen=lim.log_cap)
         self._answers: dict[str, tuple[AnswerRecord, float]] = {}
+        self._votes: dict[str, tuple[str, float]] = {}
         self._days: dict[int, tuple[dict[str, int], float]] = {}  # day -> (counters, expires)
         self._feedback_expires = 0.0
         self._unanswered_expires = 0.0
@@ -278,14 +289,22 @@ class InMemoryStore:
             entry = self._answers.get(answer_id)
             return entry[0] if entry is not None and entry[1] > self._clock() else None
 
-    def count(self, event: str, at: float) -> None:
+    def swap_vote(self, vote_id: str, value: str) -> str | None:
+        with self._lock:
+            now = self._clock()
+            self._sweep(now)
+            old = self._votes.get(vote_id)
+            self._votes[vote_id] = (value, now + self._limits.feedback_ttl_s)
+            return old[0] if old is not None and old[1] > now else None
+
+    def count(self, event: str, at: float, by: int = 1) -> None:
         with self._lock:
             now = self._clock()
             day = day_of(at)
             counters, expires = self._days.get(day, ({}, 0.0))
             if expires <= now:
                 counters = {}
-            counters[event] = counters.get(event, 0) + 1
+            counters[event] = counters.get(event, 0) + by
             self._days[day] = (counters, now + self._limits.feedback_ttl_s)
 
     def counts(self, since: float, until: float) -> dict[str, int]:
@@ -309,6 +328,7 @@ class InMemoryStore:
         self._threads = {k: v for k, v in self._threads.items() if v[1] > now}
         self._claims = {k: v for k, v in self._claims.items() if v > now}
         self._answers = {k: v for k, v in self._answers.items() if v[1] > now}
+        self._votes = {k: v for k, v in self._votes.items() if v[1] > now}
         self._days = {k: v for k, v in self._days.items() if v[1] > now}
         full_after = self._limits.burst / self._limits.rate_per_s
         self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < full_after}

@@ -25,6 +25,10 @@ class Reason(StrEnum):
     ERROR = "error"  # something failed (the index unreachable, say): a short apology, logged
 
 
+# Reasons whose answer came from the help centre (a model fallback is an answer too).
+ANSWERED_REASONS = frozenset({Reason.ANSWERED, Reason.LLM_TIMEOUT, Reason.LLM_ERROR, Reason.UNGROUNDED})
+
+
 @dataclass(frozen=True)
 class Turn:
     role: str  # "user" | "assistant"

@@ -27,7 +27,8 @@ def report_json(r: Report) -> dict[str, Any]:
 
     return {"since": day(r.since), "until": day(r.until), "questions": r.questions, "answered": r.answered,
             "answer_rate": r.answer_rate, "not_covered": r.not_covered, "errors": r.errors,
-            "rate_limited": r.rate_limited, "helpful": r.helpful, "not_helpful": r.not_helpful,
+            "rate_limited": r.rate_limited, "busy": r.busy, "helpful": r.helpful,
+            "not_helpful": r.not_helpful,
             "helpful_rate": r.helpful_rate, "human_requests": r.human,
             "top_unanswered": groups(r.top_unanswered), "top_not_helpful": groups(r.top_not_helpful)}
 
@@ -54,6 +55,7 @@ def print_report(out: Console, r: Report, *, where: str) -> None:
     for key, value in (
         ("questions", r.questions), ("answered", f"{r.answered} ({pct(r.answer_rate)})"),
         ("not covered", r.not_covered), ("errors", r.errors), ("slowed down", r.rate_limited),
+        ("turned away busy", r.busy),
         ("helpful rate", f"{pct(r.helpful_rate)} ({r.helpful} helpful, {r.not_helpful} not helpful)"),
         ("asked for a person", r.human),
     ):

@@ -16,7 +16,7 @@ from adapters.redis_client import RedisGuard, connect
 from adapters.redis_store import RedisStore
 from adapters.redis_versions import RedisLock, RedisPointer
 from bot import messages
-from bot.conversation import Incoming, Outcome, Rated, SupportBot
+from bot.conversation import Incoming, Outcome, Rated, Reply, SupportBot
 from bot.engine import AnswerEngine
 from bot.report import build_report
 from bot.store import ThreadKey
@@ -118,6 +118,7 @@ def test_ratings_and_unanswered_questions_feed_the_report(
     assert bot.rate(answered.answer_id, "helpful", "U1").text == messages.RATING_REPEATED
     assert bot.rate(answered.answer_id, "not_helpful", "U2").recorded
     assert bot.rate(answered.answer_id, "human", "U1").recorded  # asking for a person is separate
+    assert bot.rate(answered.answer_id, "human", "U1") == Rated(False, messages.HUMAN_ALREADY_REQUESTED)
     assert not bot.rate("slack:nope", "helpful", "U1").recorded
 
     for n, text in enumerate(["Is there a Linux desktop app?", "linux desktop app", "Can I pay in bitcoin?"]):
@@ -137,6 +138,43 @@ def test_ratings_and_unanswered_questions_feed_the_report(
     top = r.top_unanswered[0]
     assert (top.count, top.channels, top.question) == (2, 2, "linux desktop app")
     assert [g.question for g in r.top_not_helpful] == ["How do I turn on two-factor authentication?"]
+
+
+def test_a_changed_mind_replaces_the_earlier_rating(
+    engine: AnswerEngine, make_store: Make, clock: Clock
+) -> None:
+    # Slack's feedback buttons toggle and never send a "deselect": the latest click is the rating.
+    bot = SupportBot(engine=engine, store=make_store(), clock=clock)
+    a = bot.handle(Chat(bot).say("How do I turn on two-factor authentication?"))
+    b = bot.handle(Chat(bot, ThreadKey("slack", "T01", "C02", "2.0")).say("How do I get a refund?"))
+    assert bot.rate(a.answer_id, "not_helpful", "U1") == Rated(True, messages.THANKS_NOT_HELPFUL)
+    assert bot.rate(b.answer_id, "not_helpful", "U1").recorded
+    clock.advance(86400)  # the change comes the next day: the old rating is taken back from its own day
+    assert bot.rate(a.answer_id, "helpful", "U1") == Rated(True, messages.RATING_CHANGED)
+    assert bot.rate(a.answer_id, "not_helpful", "U2").recorded  # another user's rating stays apart
+
+    day1, day2 = clock() - 86400, clock()
+    assert bot.store.counts(day1, day1).get("feedback_not_helpful") == 1  # b's only
+    r = build_report(bot.store, since=day1, until=day2)
+    assert (r.helpful, r.not_helpful) == (1, 2)
+    # U1's not-helpful on the 2FA answer is gone from the list; U2's remains, and b's
+    assert sorted(g.question for g in r.top_not_helpful) == [
+        "How do I get a refund?", "How do I turn on two-factor authentication?"]
+    assert sum(g.count for g in r.top_not_helpful) == 2
+
+
+def test_admit_then_answer_is_handle_and_busy_is_counted(
+    engine: AnswerEngine, make_store: Make, clock: Clock
+) -> None:
+    bot = SupportBot(engine=engine, store=make_store(), clock=clock)
+    msg = Chat(bot).say("How do I get a refund?")
+    assert bot.admit(msg) is None
+    assert bot.admit(msg) == Reply(Outcome.DUPLICATE)  # claimed by the first admit
+    assert bot.answer(msg).answer is not None
+    assert bot.busy() == Reply(Outcome.BUSY, text=messages.BUSY)
+    counts = bot.store.counts(clock(), clock())
+    assert counts["busy"] == 1 and counts["asked:billing/refunds.md"] == 1
+    assert build_report(bot.store, since=clock(), until=clock()).busy == 1
 
 
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server not installed")
@@ -202,5 +240,5 @@ def test_every_key_a_turn_writes_expires(
     bot.rate(answered.answer_id, "human", "U1")
     keys = list(shared.scan_iter(match=prefix + "*"))
     kinds = {k[len(prefix):].split(":")[0] for k in keys}
-    assert kinds == {"a", "dd", "fb", "h", "rl", "st", "un"}
+    assert kinds == {"a", "dd", "fb", "h", "rl", "st", "un", "v"}
     assert all(shared.ttl(k) > 0 for k in keys), {k: shared.ttl(k) for k in keys}
