@@ -93,7 +93,8 @@ class RedisStore:
 
     Keys (under ``prefix``): ``h:{platform}:{workspace}:{channel}:{thread}`` history list,
     ``dd:{message id}`` de-duplication claims, ``rl:{user}`` token buckets, ``fb`` / ``un`` logs,
-    ``a:{answer id}`` answers kept for rating, ``v:{vote id}`` each user's latest rating of an answer,
+    ``a:{answer id}`` answers kept for rating, ``m:{marker}`` markers (each user's latest rating of
+    an answer),
     ``st:{UTC day}`` daily counters.
     Pass ``guard`` to share one connection (and one health state) with the index pointer and lock.
     """
@@ -211,14 +212,14 @@ class RedisStore:
 
         return self._call("recall_answer", run, None)
 
-    def swap_vote(self, vote_id: str, value: str) -> str | None:
-        key = self._prefix + "v:" + vote_id
+    def swap_marker(self, marker: str, value: str) -> str | None:
+        key = self._prefix + "m:" + marker
 
         def run() -> str | None:
-            old: str | None = self._r.set(key, value, ex=self._limits.feedback_ttl_s, get=True)
-            return old
+            old = self._r.set(key, value, ex=self._limits.feedback_ttl_s, get=True)
+            return old if isinstance(old, str) else None
 
-        return self._call("swap_vote", run, None)
+        return self._call("swap_marker", run, None)
 
     def count(self, event: str, at: float, by: int = 1) -> None:
         key = f"{self._prefix}st:{day_of(at)}"

@@ -107,6 +107,58 @@ class Settings(BaseSettings):
         "(0.55 answers nearly every covered question; 0.75 strict: declines more, answers less).",
     )
 
+    # --- the server (supportbot serve) ----------------------------------------------------------
+    workers: int = Field(
+        0, validation_alias=AliasChoices("SUPPORTBOT_WORKERS", "workers"), ge=0, le=64,
+        description="Threads that answer questions (CPU work); 0 = one per CPU core, at most 4. More "
+        "threads than cores add latency, not throughput.",
+    )
+    max_pending: int = Field(
+        200, validation_alias=AliasChoices("SUPPORTBOT_MAX_PENDING", "max_pending"), ge=1,
+        description="Questions waiting for a worker, at most; beyond that users are told the bot is busy "
+        "and to ask again in a minute (about 3 s of waiting at 60 answers/s).",
+    )
+    working_signal_after_s: float = Field(
+        0.5, validation_alias=AliasChoices("SUPPORTBOT_WORKING_SIGNAL_AFTER_S", "working_signal_after_s"),
+        ge=0, description="Show a working signal (a status or an eyes reaction) on questions that take "
+        "longer than this to answer; 0 = always.",
+    )
+    helpcentre_dir: Path | None = Field(
+        None, validation_alias=AliasChoices("SUPPORTBOT_HELPCENTRE_DIR", "helpcentre_dir"),
+        description="The help-centre folder that `/kb reload` (Slack) and `reload` (Teams) read.",
+    )
+    channels_file: Path | None = Field(
+        None, validation_alias=AliasChoices("SUPPORTBOT_CHANNELS_FILE", "channels_file"),
+        description="Per-channel policy (YAML, see channels.example.yml); unset = answer mentions and DMs "
+        "from the whole help centre.",
+    )
+
+    # --- Slack -------------------------------------------------------------------------------
+    slack_bot_token: str | None = Field(
+        None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "slack_bot_token"),
+        description="The bot token (xoxb-…) from the app's OAuth & Permissions page.",
+    )
+    slack_signing_secret: str | None = Field(
+        None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "slack_signing_secret"),
+        description="The app's signing secret (Basic Information): every request is verified with it.",
+    )
+    slack_app_token: str | None = Field(
+        None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "slack_app_token"),
+        description="An app-level token (xapp-…, scope connections:write) for Socket Mode.",
+    )
+    slack_api_url: str = Field(
+        "https://slack.com/api/", validation_alias=AliasChoices("SLACK_API_URL", "slack_api_url"),
+        description="The Slack Web API base URL (tests point it at a local recording server).",
+    )
+    slack_admin_users: str = Field(
+        "", validation_alias=AliasChoices("SLACK_ADMIN_USERS", "slack_admin_users"),
+        description="Comma-separated Slack user ids (U…) allowed to run `/kb`.",
+    )
+
+    @property
+    def slack_admins(self) -> frozenset[str]:
+        return frozenset(u.strip() for u in self.slack_admin_users.split(",") if u.strip())
+
 
 def load_settings() -> Settings:
     return Settings()

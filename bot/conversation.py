@@ -129,7 +129,7 @@ class SupportBot:
             return Rated(False, unknown)
         now = self.clock()
         group = "human" if kind == "human" else "thumbs"
-        previous = self.store.swap_vote(f"{group}:{answer_id}:{user_id}", f"{kind}@{now!r}")
+        previous = self.store.swap_marker(f"{group}:{answer_id}:{user_id}", f"{kind}@{now!r}")
         old_kind, _, old_at = (previous or "").partition("@")
         if old_kind == kind:
             return Rated(False, _REPEATED[kind])

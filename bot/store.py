@@ -151,11 +151,12 @@ class ConversationStore(Protocol):
         """The answer kept under this id; None if unknown, expired or degraded."""
         ...
 
-    def swap_vote(self, vote_id: str, value: str) -> str | None:
-        """Keep ``value`` as this vote (feedback TTL) and return the value it replaces, None if none.
+    def swap_marker(self, marker: str, value: str) -> str | None:
+        """Keep ``value`` under ``marker`` (feedback TTL) and return the value it replaces, or None.
 
-        One atomic step (set-and-get), so two clicks racing on two workers see each other. Degraded:
-        None, and nothing kept.
+        For facts that must outlive de-duplication: a user's latest rating of an answer, whether a
+        user has been welcomed. One atomic step (set-and-get), so two clicks racing on two workers see
+        each other. Degraded: None, and nothing kept.
         """
         ...
 
@@ -194,7 +195,7 @@ class InMemoryStore:
         self._feedback: deque[FeedbackRecord] = deque(maxlen=lim.log_cap)
         self._unanswered: deque[tuple[str, str, float]] = deque(maxlen=lim.log_cap)
         self._answers: dict[str, tuple[AnswerRecord, float]] = {}
-        self._votes: dict[str, tuple[str, float]] = {}
+        self._markers: dict[str, tuple[str, float]] = {}
         self._days: dict[int, tuple[dict[str, int], float]] = {}  # day -> (counters, expires)
         self._feedback_expires = 0.0
         self._unanswered_expires = 0.0
@@ -289,12 +290,12 @@ class InMemoryStore:
             entry = self._answers.get(answer_id)
             return entry[0] if entry is not None and entry[1] > self._clock() else None
 
-    def swap_vote(self, vote_id: str, value: str) -> str | None:
+    def swap_marker(self, marker: str, value: str) -> str | None:
         with self._lock:
             now = self._clock()
             self._sweep(now)
-            old = self._votes.get(vote_id)
-            self._votes[vote_id] = (value, now + self._limits.feedback_ttl_s)
+            old = self._markers.get(marker)
+            self._markers[marker] = (value, now + self._limits.feedback_ttl_s)
             return old[0] if old is not None and old[1] > now else None
 
     def count(self, event: str, at: float, by: int = 1) -> None:
@@ -328,7 +329,7 @@ class InMemoryStore:
         self._threads = {k: v for k, v in self._threads.items() if v[1] > now}
         self._claims = {k: v for k, v in self._claims.items() if v > now}
         self._answers = {k: v for k, v in self._answers.items() if v[1] > now}
-        self._votes = {k: v for k, v in self._votes.items() if v[1] > now}
+        self._markers = {k: v for k, v in self._markers.items() if v[1] > now}
         self._days = {k: v for k, v in self._days.items() if v[1] > now}
         full_after = self._limits.burst / self._limits.rate_per_s
         self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < full_after}

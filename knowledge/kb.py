@@ -7,7 +7,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -85,6 +85,12 @@ class LiveIndex:
             if len(self._masks) > 64:
                 self._masks.popitem(last=False)
         return hit
+
+
+class Article(NamedTuple):
+    doc_id: str
+    title: str
+    url: str
 
 
 def pointer_path(data_dir: Path, name: str) -> Path:
@@ -213,6 +219,15 @@ class KnowledgeBase:
         self, query: str, *, k: int = 5, scope: Scope | None = None, history: tuple[str, ...] = ()
     ) -> list[Hit]:
         return self.searcher.search(query, k=k, scope=scope, history=history)
+
+    def articles(self, scope: Scope | None = None) -> list[Article]:
+        """Each live article a scope allows, in index order; [] before any ingest."""
+        live = self.live()
+        if live is None:
+            return []
+        metas = (live.metadatas[int(i)] for i in live.doc_starts)
+        return [Article(str(m.get("doc_id")), str(m.get("title") or m.get("doc_id")), str(m.get("url") or ""))
+                for m in metas if scope is None or scope.allows(m)]
 
     def as_retriever(self, *, k: int = 5, scope: Scope | None = None) -> HybridRetriever:
         return HybridRetriever(searcher=self.searcher, k=k, scope=scope)

@@ -155,4 +155,8 @@ class FileLock:
         info = self._info()
         if not info:
             return None
-        return f"pid {info.get('pid')} on {info.get('host')}"
+        since = info.get("since")
+        when = ""
+        if isinstance(since, float | int):
+            when = time.strftime(", since %H:%M:%S", time.localtime(since))
+        return f"pid {info.get('pid')} on {info.get('host')}{when}"

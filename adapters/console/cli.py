@@ -374,6 +374,22 @@ def print_mistakes(mistakes: list[dict[str, Any]]) -> None:
                       markup=False, highlight=False)
 
 
+@app.command(help=msg.SERVE_HELP)
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "0.0.0.0",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)] = 3000,
+    slack_socket_mode: Annotated[bool, typer.Option(
+        "--slack-socket-mode", help="Connect to Slack through Socket Mode (SLACK_APP_TOKEN) instead of "
+        "receiving requests at /slack/events: for workspaces without a public URL.")] = False,
+) -> None:
+    from adapters.server.serve import run
+
+    logging.getLogger().setLevel(logging.INFO)
+    code = run(load_settings(), host=host, port=port, socket_mode=slack_socket_mode)
+    if code:
+        raise typer.Exit(code)
+
+
 @app.command(help=msg.DEMO_HELP)
 def demo() -> None:
     settings = load_settings()
@@ -387,7 +403,7 @@ def demo() -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         app()
     except PointerUnreadable as exc:

@@ -16,6 +16,10 @@ EVAL_HELP = (
     "Measure retrieval on a BEIR-format set (corpus.jsonl, queries.jsonl, qrels/<split>.tsv): "
     "Hit@k, Recall@k, MRR@10, nDCG@10, latency and ingest speed, in a throw-away index."
 )
+SERVE_HELP = (
+    "Run the chat server: Slack events, button clicks and /kb at POST /slack/events (or Socket Mode), "
+    "health at GET /healthz. Needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET; see the README."
+)
 DEMO_HELP = "Index the bundled sample help centre and ask it a few questions."
 REPORT_HELP = (
     "What people asked and how it went, from the shared store (REDIS_URL): questions, answer rate, "

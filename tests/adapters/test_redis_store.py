@@ -117,12 +117,12 @@ def test_answers_are_kept_for_rating(make_store: Make) -> None:
 
 def test_a_vote_is_swapped_atomically_and_expires(make_store: Make, clock: Clock) -> None:
     store = make_store(feedback_ttl_s=100)
-    assert store.swap_vote("thumbs:slack:T1:C1:1.0:U1", "helpful@1") is None
-    assert store.swap_vote("thumbs:slack:T1:C1:1.0:U1", "not_helpful@2") == "helpful@1"
-    assert store.swap_vote("thumbs:slack:T1:C1:1.0:U2", "helpful@3") is None  # per user
+    assert store.swap_marker("thumbs:slack:T1:C1:1.0:U1", "helpful@1") is None
+    assert store.swap_marker("thumbs:slack:T1:C1:1.0:U1", "not_helpful@2") == "helpful@1"
+    assert store.swap_marker("thumbs:slack:T1:C1:1.0:U2", "helpful@3") is None  # per user
     clock.advance(101)
     if isinstance(store, InMemoryStore):  # Redis expires by its own clock: checked by TTL below
-        assert store.swap_vote("thumbs:slack:T1:C1:1.0:U1", "helpful@4") is None
+        assert store.swap_marker("thumbs:slack:T1:C1:1.0:U1", "helpful@4") is None
 
 
 def test_a_counter_can_be_taken_back(make_store: Make) -> None:
@@ -177,9 +177,9 @@ def test_every_key_written_has_a_ttl(
     store.record_unanswered("q", "C1", 1.0)
     store.remember_answer("slack:T01:C01:1", AnswerRecord("q", "a", (), "C1", 1.0))
     store.count("answered", 1.0)
-    store.swap_vote("thumbs:slack:T01:C01:1:U1", "helpful@1.0")
+    store.swap_marker("thumbs:slack:T01:C01:1:U1", "helpful@1.0")
     keys = sorted(shared.scan_iter(match=prefix + "*"))
-    assert [k[len(prefix) :].split(":")[0] for k in keys] == ["a", "dd", "fb", "h", "rl", "st", "un", "v"]
+    assert [k[len(prefix) :].split(":")[0] for k in keys] == ["a", "dd", "fb", "h", "m", "rl", "st", "un"]
     ttls = {k: shared.ttl(k) for k in keys}
     assert all(t > 0 for t in ttls.values()), ttls
     assert 0 < ttls[f"{prefix}h:slack:T01:C01:1700000000.000100"] <= 3600

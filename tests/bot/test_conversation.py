@@ -240,5 +240,5 @@ def test_every_key_a_turn_writes_expires(
     bot.rate(answered.answer_id, "human", "U1")
     keys = list(shared.scan_iter(match=prefix + "*"))
     kinds = {k[len(prefix):].split(":")[0] for k in keys}
-    assert kinds == {"a", "dd", "fb", "h", "rl", "st", "un", "v"}
+    assert kinds == {"a", "dd", "fb", "h", "rl", "st", "m", "un"}
     assert all(shared.ttl(k) > 0 for k in keys), {k: shared.ttl(k) for k in keys}

@@ -1,0 +1,181 @@
+"""`supportbot serve`: start-up checks, one knowledge base and engine per process, warm-up, then the
+HTTP server (or Slack's Socket Mode) until SIGTERM / SIGINT.
+
+Measured on the 2-core machine (issue 9) and acted on here: torch gets one intra-op thread and a
+passive OpenMP wait policy (a query embedding took 474–503 ms under default settings on a busy machine,
+11–14 ms with these); after warm-up ``gc.freeze()`` moves the libraries' ~550k objects out of the
+collector's reach (a full collection held the event loop, and every ack, for 265–400 ms).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from adapters.app import build_engine, build_kb, build_redis, build_store
+from adapters.server.pool import AnswerPool, default_workers
+from adapters.server.web import SlackRoute, build_web_app
+from adapters.settings import Settings
+from bot.conversation import SupportBot
+from bot.policy import Policies, PolicyError, load_policies
+
+log = logging.getLogger("supportbot.serve")
+
+NO_PLATFORM = (
+    "no chat platform is configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_BOT_TOKEN "
+    "and SLACK_APP_TOKEN with --slack-socket-mode), in the environment or .env"
+)
+WARM_UP_QUESTION = "How do I get started?"
+
+
+class StartupError(RuntimeError):
+    """A setting or file that stops `serve` before it starts; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What `serve` will run, decided from the settings before anything heavy is loaded."""
+
+    slack_http: bool
+    slack_socket: bool
+    policies: Policies
+    workers: int
+
+
+def plan(settings: Settings, *, socket_mode: bool) -> Plan:
+    """Check the settings: a platform to serve and a valid channel policy file, or StartupError."""
+    token, secret = settings.slack_bot_token, settings.slack_signing_secret
+    app_token = settings.slack_app_token
+    if socket_mode and token and not app_token:
+        raise StartupError(
+            "--slack-socket-mode needs SLACK_APP_TOKEN (an xapp- token with connections:write)")
+    slack_socket = bool(socket_mode and token and app_token)
+    slack_http = bool(not socket_mode and token and secret)
+    if not (slack_http or slack_socket):
+        raise StartupError(NO_PLATFORM)
+    try:
+        policies = load_policies(settings.channels_file)
+    except PolicyError as exc:
+        raise StartupError(str(exc)) from exc
+    return Plan(slack_http=slack_http, slack_socket=slack_socket, policies=policies,
+                workers=settings.workers or default_workers())
+
+
+def tune_threads() -> dict[str, Any]:
+    """One torch thread per worker and a passive OpenMP wait; call before torch is first imported."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)
+    return {"torch_threads": torch.get_num_threads(), "omp_wait_policy": os.environ["OMP_WAIT_POLICY"]}
+
+
+def freeze_heap() -> float:
+    """Collect once, then freeze what survives: later collections skip it. Returns milliseconds."""
+    t0 = time.perf_counter()
+    gc.collect()
+    gc.freeze()
+    return (time.perf_counter() - t0) * 1000
+
+
+class Server:
+    """Everything one `serve` process holds; ``start`` / ``stop`` are also used by tests and benches."""
+
+    def __init__(self, settings: Settings, p: Plan, *, host: str, port: int) -> None:
+        self.settings, self.plan, self.host, self.port = settings, p, host, port
+        self.runner: web.AppRunner | None = None
+        self.socket_handler: Any = None
+        self.surface: Any = None
+        self.pool: AnswerPool | None = None
+
+    async def start(self) -> None:
+        settings, p = self.settings, self.plan
+        threads = tune_threads()
+        t0 = time.perf_counter()
+        redis = build_redis(settings)
+        kb = build_kb(settings, redis=redis)
+        engine = build_engine(settings, kb)
+        choice = build_store(settings, redis)
+        bot = SupportBot(engine=engine, store=choice.store)
+        await asyncio.get_running_loop().run_in_executor(None, engine.answer, WARM_UP_QUESTION)
+        frozen_ms = freeze_heap()
+        log.info("warm in %.1f s (index version %s, state in %s, %s, gc.freeze %.0f ms)",
+                 time.perf_counter() - t0, kb.pointer.read().current, choice.where, threads, frozen_ms)
+        self.pool = pool = AnswerPool(workers=p.workers, max_pending=settings.max_pending)
+        log.info("answering with %d worker threads, at most %d waiting", p.workers, settings.max_pending)
+
+        from adapters.slack.app import SlackDeps, build_slack_app
+
+        token, secret = settings.slack_bot_token or "", settings.slack_signing_secret or ""
+        deps = SlackDeps(bot=bot, kb=kb, pool=pool, policies=p.policies, admins=settings.slack_admins,
+                         helpcentre_dir=settings.helpcentre_dir,
+                         working_signal_after_s=settings.working_signal_after_s)
+        slack_app, self.surface = build_slack_app(deps, token=token, signing_secret=secret or "socket-mode",
+                                                  api_url=settings.slack_api_url)
+
+        def health() -> dict[str, Any]:
+            return {"ok": True, "kb_version": kb.pointer.read().current,
+                    "state_healthy": choice.store.healthy(),
+                    "answers_pending": pool.pending, "workers": pool.workers}
+
+        route = SlackRoute(slack_app, secret) if p.slack_http else None
+        self.runner = web.AppRunner(build_web_app(slack=route, health=health), access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, self.host, self.port)
+        await site.start()
+        if p.slack_socket:
+            from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+            self.socket_handler = AsyncSocketModeHandler(slack_app, settings.slack_app_token)
+            await self.socket_handler.connect_async()
+        where = "Socket Mode" if p.slack_socket else f"POST http://{self.host}:{self.port}/slack/events"
+        log.info("supportbot is serving: Slack via %s; health at http://%s:%d/healthz",
+                 where, self.host, self.port)
+
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Stop taking requests, give answers in flight ``grace_s`` to be posted, then close."""
+        if self.socket_handler is not None:
+            await self.socket_handler.close_async()
+        if self.runner is not None:
+            await self.runner.cleanup()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace_s)
+        if self.surface is not None:
+            self.surface.shutdown()
+        if self.pool is not None:
+            self.pool.shutdown()
+
+
+async def serve_forever(server: Server, stop_event: asyncio.Event | None = None) -> None:
+    stop_event = stop_event or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop_event.set)
+    await server.start()
+    await stop_event.wait()
+    log.info("stopping: finishing answers in flight")
+    await server.stop()
+
+
+def run(settings: Settings, *, host: str, port: int, socket_mode: bool,
+        echo: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> int:
+    """The `serve` command: 0 after a clean stop, 2 when the settings or policy file are wrong."""
+    try:
+        p = plan(settings, socket_mode=socket_mode)
+    except StartupError as exc:
+        echo(f"error: {exc}")
+        return 2
+    asyncio.run(serve_forever(Server(settings, p, host=host, port=port)))
+    return 0

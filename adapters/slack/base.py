@@ -1,0 +1,92 @@
+"""What every Slack listener shares: the process's bot, knowledge base, pool and policy, a small
+thread pool for Redis and index reads (never on the event loop), and Web API calls that log, not raise."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from slack_bolt.async_app import AsyncBoltContext
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.server.pool import AnswerPool
+from adapters.slack.blocks import SlackMessage
+from adapters.slack.convert import SlackPost
+from bot.conversation import SupportBot
+from bot.policy import Policies
+from knowledge.kb import KnowledgeBase
+
+log = logging.getLogger("adapters.slack")
+
+T = TypeVar("T")
+Ack = Callable[..., Awaitable[Any]]
+Body = dict[str, Any]
+Client = AsyncWebClient
+Context = AsyncBoltContext
+
+
+@dataclass
+class SlackDeps:
+    """What the Slack listeners share: one bot, one knowledge base, one worker pool per process."""
+
+    bot: SupportBot
+    kb: KnowledgeBase
+    pool: AnswerPool
+    policies: Policies = field(default_factory=Policies)
+    admins: frozenset[str] = frozenset()
+    helpcentre_dir: Path | None = None
+    working_signal_after_s: float = 0.5  # answers quicker than this show no "working on it" signal
+
+
+class Listeners:
+    """Base of the listener groups: the shared dependencies and helpers."""
+
+    def __init__(self, deps: SlackDeps, io: ThreadPoolExecutor) -> None:
+        self.d = deps
+        self._io = io
+        self.tasks: set[asyncio.Future[Any]] = set()
+
+    async def post_reply(self, client: Client, post: SlackPost, message: SlackMessage) -> Any:
+        """The reply to a post: in its thread in channels, where it was in a DM."""
+        return await self.call(client.chat_postMessage(channel=post.channel, thread_ts=post.reply_thread,
+                                                       **message.payload()), "reply")
+
+    async def call(self, call: Awaitable[Any], what: str) -> Any:
+        """A Web API call whose failure is logged, not raised (the listener has nothing else to do)."""
+        try:
+            return await call
+        except SlackApiError as exc:
+            log.warning("Slack %s failed: %s", what, exc.response.get("error"))
+        except Exception as exc:  # network trouble: logged without the message text
+            log.warning("Slack %s failed: %s", what, type(exc).__name__)
+        return None
+
+    async def off_loop(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a blocking call (Redis, an index read) in the I/O threads, never on the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._io, fn, *args)
+
+    def spawn(self, aw: Awaitable[Any]) -> None:
+        """Run ``aw`` in the background, keeping a reference until it is done."""
+        task = asyncio.ensure_future(aw)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+
+def user_and_channel(body: Body) -> tuple[str, str]:
+    """Who clicked, and in which channel, from an interaction payload ("" when absent)."""
+    user = (body.get("user") or {}).get("id")
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+    return (user if isinstance(user, str) else "", channel if isinstance(channel, str) else "")
+
+
+def thread_of(body: Body) -> str | None:
+    """The thread the clicked message is in (its own ts if it starts one)."""
+    message = body.get("message") or {}
+    ts = message.get("thread_ts") or message.get("ts") or (body.get("container") or {}).get("message_ts")
+    return ts if isinstance(ts, str) else None

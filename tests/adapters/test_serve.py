@@ -1,0 +1,77 @@
+"""`supportbot serve` start-up checks and the bounded answer pool."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from adapters.server.pool import AnswerPool, PoolFull, default_workers
+from adapters.server.serve import NO_PLATFORM, StartupError, plan
+from adapters.server.web import valid_signature
+from adapters.settings import Settings
+from tests.fakes.slack_api import sign
+
+
+def settings(**kw: object) -> Settings:
+    return Settings(_env_file=None, **kw)  # type: ignore[call-arg]
+
+
+def test_serve_without_a_platform_exits_2_with_one_line_naming_the_settings(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    exe = Path(sys.executable).parent / "supportbot"
+    proc = subprocess.run([str(exe), "serve"], capture_output=True, text=True, env=env, cwd=tmp_path,
+                          timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [f"error: {NO_PLATFORM}"]
+    assert "SLACK_BOT_TOKEN" in proc.stderr and "SLACK_SIGNING_SECRET" in proc.stderr
+
+
+def test_a_bad_channel_policy_stops_serve_naming_the_entry(tmp_path: Path) -> None:
+    bad = tmp_path / "channels.yml"
+    bad.write_text("channels:\n  C0BILLING:\n    respond: sometimes\n", encoding="utf-8")
+    with pytest.raises(StartupError, match="channels.C0BILLING.respond"):
+        plan(settings(slack_bot_token="xoxb-1", slack_signing_secret="s", channels_file=bad), socket_mode=False)
+
+
+def test_socket_mode_needs_the_app_token_and_http_the_signing_secret() -> None:
+    with pytest.raises(StartupError, match="SLACK_APP_TOKEN"):
+        plan(settings(slack_bot_token="xoxb-1", slack_signing_secret="s"), socket_mode=True)
+    with pytest.raises(StartupError, match="no chat platform"):
+        plan(settings(slack_bot_token="xoxb-1", slack_app_token="xapp-1"), socket_mode=False)
+    p = plan(settings(slack_bot_token="xoxb-1", slack_app_token="xapp-1"), socket_mode=True)
+    assert p.slack_socket and not p.slack_http and p.workers == default_workers()
+    assert plan(settings(slack_bot_token="x", slack_signing_secret="s", workers=3), socket_mode=False).workers == 3
+
+
+def test_the_pool_says_full_at_once_instead_of_queueing_without_bound() -> None:
+    release = threading.Event()
+    pool = AnswerPool(workers=1, max_pending=2)
+
+    async def main() -> tuple[list[object], int]:
+        running = [asyncio.ensure_future(pool.run(release.wait, 10)) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        with pytest.raises(PoolFull):
+            await pool.run(lambda: None)
+        pending = pool.pending
+        release.set()
+        return list(await asyncio.gather(*running)), pending
+
+    results, pending = asyncio.run(main())
+    pool.shutdown()
+    assert results == [True, True] and pending == 2 and pool.pending == 0
+
+
+def test_signatures_are_checked_on_the_raw_bytes_within_five_minutes() -> None:
+    body = b"\xff not utf-8"
+    headers = {"X-Slack-Request-Timestamp": "1000", "X-Slack-Signature": sign("s3cret", body, 1000)}
+    assert valid_signature("s3cret", body, headers, now=1000 + 299)
+    assert not valid_signature("s3cret", body, headers, now=1000 + 301)
+    assert not valid_signature("other", body, headers, now=1000)
+    assert not valid_signature("s3cret", body + b"x", headers, now=1000)
+    assert not valid_signature("s3cret", body, {"X-Slack-Request-Timestamp": "abc", "X-Slack-Signature": "v0=1"},
+                               now=1000)
