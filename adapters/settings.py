@@ -110,8 +110,9 @@ class Settings(BaseSettings):
     # --- the server (supportbot serve) ----------------------------------------------------------
     workers: int = Field(
         0, validation_alias=AliasChoices("SUPPORTBOT_WORKERS", "workers"), ge=0, le=64,
-        description="Threads that answer questions (CPU work); 0 = one per CPU core, at most 4. More "
-        "threads than cores add latency, not throughput.",
+        description="Threads that answer questions; 0 = 1 for the extractive and local backends (CPU "
+        "work under the GIL: more threads add latency, not throughput; run more processes instead) and "
+        "8 for openai (waits on the network).",
     )
     max_pending: int = Field(
         200, validation_alias=AliasChoices("SUPPORTBOT_MAX_PENDING", "max_pending"), ge=1,

@@ -102,6 +102,25 @@ def kb(tmp_path: Path, embedder: MiniLMEmbedder) -> KnowledgeBase:
     return KnowledgeBase.open(data_dir=tmp_path / "data", name="test", embedder=embedder)
 
 
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    """Ask a server process to stop (SIGTERM), then kill it if it has not within ``timeout``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def delete_keys(url: str, prefix: str) -> None:
+    """Delete every Redis key under ``prefix`` (a test's or a benchmark's own)."""
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=prefix + "*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -132,11 +151,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
                 pytest.fail(f"chroma run did not start: {(path / 'server.log').read_text()[-2000:]}")
             time.sleep(0.2)
     yield "127.0.0.1", port
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_process(proc, timeout=10)
     log.close()
 
 

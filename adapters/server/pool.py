@@ -8,27 +8,28 @@ minutes late; past ``max_pending`` the caller is told at once (``PoolFull``) and
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
 
-MAX_DEFAULT_WORKERS = 4  # measured: answers/s stays flat from 1 to 8 threads; more only adds latency
+# Answering on the extractive or local backend is CPU work under the GIL: answers/s stays flat from 1 to
+# 8 threads (measured), and every extra thread competes with the event loop for the GIL. Under the
+# Slack load benchmark on the 2-core machine (bench/slack_load.py, 100 messages/s), 1 answer thread
+# gave ack p99 6.6 ms and 2,332 answers in 30 s; 2 threads 19.3 ms and 2,087. A remote model (openai)
+# waits on the network instead: there threads overlap.
+IO_BOUND_WORKERS = 8
 
 
 class PoolFull(RuntimeError):
     """Every worker is busy and the queue is full: answer "busy" now rather than late."""
 
 
-def default_workers() -> int:
-    """One worker per CPU core this process may use, at most ``MAX_DEFAULT_WORKERS``."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, MAX_DEFAULT_WORKERS))
+def default_workers(backend: str) -> int:
+    """One answer thread for backends that compute here (scale those with processes); several for a
+    backend that waits on a remote model."""
+    return IO_BOUND_WORKERS if backend == "openai" else 1
 
 
 class AnswerPool:

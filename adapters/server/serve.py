@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from adapters.app import build_engine, build_kb, build_redis, build_store
@@ -68,7 +69,7 @@ def plan(settings: Settings, *, socket_mode: bool) -> Plan:
     except PolicyError as exc:
         raise StartupError(str(exc)) from exc
     return Plan(slack_http=slack_http, slack_socket=slack_socket, policies=policies,
-                workers=settings.workers or default_workers())
+                workers=settings.workers or default_workers(settings.llm))
 
 
 def tune_threads() -> dict[str, Any]:
@@ -98,6 +99,7 @@ class Server:
         self.socket_handler: Any = None
         self.surface: Any = None
         self.pool: AnswerPool | None = None
+        self.session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
         settings, p = self.settings, self.plan
@@ -121,8 +123,9 @@ class Server:
         deps = SlackDeps(bot=bot, kb=kb, pool=pool, policies=p.policies, admins=settings.slack_admins,
                          helpcentre_dir=settings.helpcentre_dir,
                          working_signal_after_s=settings.working_signal_after_s)
+        self.session = aiohttp.ClientSession()
         slack_app, self.surface = build_slack_app(deps, token=token, signing_secret=secret or "socket-mode",
-                                                  api_url=settings.slack_api_url)
+                                                  api_url=settings.slack_api_url, session=self.session)
 
         def health() -> dict[str, Any]:
             return {"ok": True, "kb_version": kb.pointer.read().current,
@@ -152,6 +155,8 @@ class Server:
         tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         if tasks:
             await asyncio.wait(tasks, timeout=grace_s)
+        if self.session is not None:
+            await self.session.close()
         if self.surface is not None:
             self.surface.shutdown()
         if self.pool is not None:

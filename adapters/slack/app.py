@@ -7,6 +7,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
@@ -20,10 +21,11 @@ from adapters.slack.kb_command import KbCommand
 __all__ = ["SlackDeps", "SlackSurface", "build_slack_app", "web_client"]
 
 
-def web_client(token: str, api_url: str) -> AsyncWebClient:
-    """The Web API client: base URL from the settings, 429s retried after Retry-After."""
+def web_client(token: str, api_url: str, session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
+    """The Web API client: base URL from the settings, 429s retried after Retry-After, and one HTTP
+    session whose connections are kept alive (without it every call opens a new connection)."""
     base = api_url if api_url.endswith("/") else api_url + "/"
-    return AsyncWebClient(token=token, base_url=base,
+    return AsyncWebClient(token=token, base_url=base, session=session,
                           retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)])
 
 
@@ -72,12 +74,12 @@ class SlackSurface:
 
 
 def build_slack_app(deps: SlackDeps, *, token: str, signing_secret: str, api_url: str,
-                    ) -> tuple[AsyncApp, SlackSurface]:
+                    session: aiohttp.ClientSession | None = None) -> tuple[AsyncApp, SlackSurface]:
     """The Bolt app, acknowledging before its listeners answer, with every listener registered."""
     app = AsyncApp(
         token=token,
         signing_secret=signing_secret,
-        client=web_client(token, api_url),
+        client=web_client(token, api_url, session),
         request_verification_enabled=True,
         process_before_response=False,  # ack first, answer after
     )

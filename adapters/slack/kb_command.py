@@ -40,7 +40,8 @@ def reload_text(report: ReloadReport) -> str:
             documents=report.documents, chunks=report.chunks,
         )
     else:
-        head = s.KB_RELOAD_NOTHING.format(seconds=report.seconds, version=report.version)
+        head = s.KB_RELOAD_NOTHING.format(seconds=report.seconds, version=report.version,
+                                          documents=report.documents)
     lines = [head]
     for label, ids in (("Added", report.added), ("Updated", report.updated), ("Removed", report.removed)):
         if ids:

@@ -55,7 +55,9 @@ KB_RELOAD_DONE = (
     "*Help centre reloaded* (version {version}, {seconds:.1f} s): {added} added, {updated} updated, "
     "{removed} removed, {unchanged} unchanged; {documents} articles in {chunks} chunks."
 )
-KB_RELOAD_NOTHING = "*Help centre checked* ({seconds:.1f} s): nothing changed; version {version} stays live."
+KB_RELOAD_NOTHING = (
+    "*Help centre checked* ({seconds:.1f} s): nothing changed; {documents} articles, now version {version}."
+)
 KB_CHANGED = "{label}: {names}"
 KB_SKIPPED = "Skipped {count} file(s):"
 KB_SKIPPED_LINE = "• `{path}`: {reason}"

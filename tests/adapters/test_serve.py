@@ -44,8 +44,9 @@ def test_socket_mode_needs_the_app_token_and_http_the_signing_secret() -> None:
     with pytest.raises(StartupError, match="no chat platform"):
         plan(settings(slack_bot_token="xoxb-1", slack_app_token="xapp-1"), socket_mode=False)
     p = plan(settings(slack_bot_token="xoxb-1", slack_app_token="xapp-1"), socket_mode=True)
-    assert p.slack_socket and not p.slack_http and p.workers == default_workers()
+    assert p.slack_socket and not p.slack_http and p.workers == default_workers("extractive") == 1
     assert plan(settings(slack_bot_token="x", slack_signing_secret="s", workers=3), socket_mode=False).workers == 3
+    assert plan(settings(slack_bot_token="x", slack_signing_secret="s", llm="openai"), socket_mode=False).workers == 8
 
 
 def test_the_pool_says_full_at_once_instead_of_queueing_without_bound() -> None:

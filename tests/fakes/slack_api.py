@@ -16,6 +16,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 BOT_USER = "UBOT"
@@ -41,9 +42,51 @@ class FakeSlack:
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _cond: threading.Condition = field(init=False)
+    socket_acks: list[dict[str, Any]] = field(default_factory=list)  # what came back over Socket Mode
+    _sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    _loop: asyncio.AbstractEventLoop | None = None
 
     def __post_init__(self) -> None:
         self._cond = threading.Condition(self._lock)
+
+    # -- Socket Mode: apps.connections.open hands out ws://…/link; envelopes go down, acks come up ---------
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._loop = asyncio.get_running_loop()
+        self._sockets.append(ws)
+        await ws.send_json({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0TEST"}})
+        async for msg in ws:
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                with self._cond:
+                    self.socket_acks.append(json.loads(msg.data))
+                    self._cond.notify_all()
+        self._sockets.remove(ws)
+        return ws
+
+    def connected(self, timeout: float = 30.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self._sockets and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return bool(self._sockets)
+
+    def push(self, envelope: dict[str, Any]) -> None:
+        """Send an envelope down the open Socket Mode connection, as Slack does."""
+        assert self._loop is not None and self._sockets, "no Socket Mode connection"
+        asyncio.run_coroutine_threadsafe(self._sockets[-1].send_json(envelope), self._loop).result(10)
+
+    def wait_for_ack(self, envelope_id: str, timeout: float = 15.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for ack in self.socket_acks:
+                    if ack.get("envelope_id") == envelope_id:
+                        return ack
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no ack for envelope {envelope_id}: {self.socket_acks}")
+                self._cond.wait(left)
 
     @property
     def api_url(self) -> str:
@@ -87,6 +130,8 @@ class FakeSlack:
                           "thread_ts": c.params.get("thread_ts"), "text": c.params.get("text")}
                          for c in self.calls]
             return web.json_response(calls)
+        if request.path == "/link":
+            return await self._socket(request)  # type: ignore[return-value]
         raw = await request.read()
         params: dict[str, Any]
         if request.content_type == "application/json":
@@ -124,6 +169,8 @@ class FakeSlack:
         elif method == "chat.getPermalink":
             body.update(permalink=f"https://test.slack.com/archives/{params.get('channel')}/"
                                   f"p{str(params.get('message_ts', '')).replace('.', '')}")
+        elif method == "apps.connections.open":
+            body.update(url=f"ws://127.0.0.1:{self.port}/link")
         elif method == "chat.postEphemeral":
             body.update(message_ts=ts)
         return web.json_response(body)

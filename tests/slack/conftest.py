@@ -3,6 +3,7 @@ and a help centre indexed with the real `supportbot ingest`; real Redis as in th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -16,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
 from adapters.redis_store import RedisStore
-from tests.conftest import REDIS_URL, free_port, write_articles
+from tests.conftest import REDIS_URL, delete_keys, free_port, stop_process, write_articles
 from tests.fakes.slack_api import (
     BOT_USER,
     TEAM,
@@ -128,9 +128,10 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def slackbot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlackBot]:
-    root = tmp_path_factory.mktemp("slackbot")
+@contextlib.contextmanager
+def launch(root: Path, *, socket_mode: bool = False) -> Iterator[SlackBot]:
+    """Index a small help centre with `supportbot ingest`, then run `supportbot serve` against a fresh
+    Web API stand-in; everything is stopped and the Redis keys deleted afterwards."""
     helpcentre = write_articles(root / "helpcentre")
     (root / "channels.yml").write_text(POLICY, encoding="utf-8")
     fake = FakeSlackServer()
@@ -139,41 +140,41 @@ def slackbot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlackBot]:
     port = free_port()
     env = _env(
         SUPPORTBOT_DATA_DIR=str(root / "data"), REDIS_URL=REDIS_URL, SUPPORTBOT_REDIS_PREFIX=prefix,
-        SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=slack.api_url,
+        SLACK_BOT_TOKEN="xoxb-test", SLACK_API_URL=slack.api_url,
         SLACK_ADMIN_USERS=f"{ADMIN},UADMIN2", SUPPORTBOT_HELPCENTRE_DIR=str(helpcentre),
         SUPPORTBOT_CHANNELS_FILE=str(root / "channels.yml"), SUPPORTBOT_WORKING_SIGNAL_AFTER_S="0",
         SUPPORTBOT_RATE_BURST="1000",
+        **({"SLACK_APP_TOKEN": "xapp-test"} if socket_mode else {"SLACK_SIGNING_SECRET": SECRET}),
     )
     exe = str(Path(sys.executable).parent / "supportbot")
     subprocess.run([exe, "ingest", str(helpcentre), "--json"], env=env, check=True, capture_output=True,
                    timeout=300)
     log = root / "server.log"
+    args = [exe, "serve", "--host", "127.0.0.1", "--port", str(port)]
     with open(log, "wb") as fh:
-        proc = subprocess.Popen([exe, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
+        proc = subprocess.Popen(args + (["--slack-socket-mode"] if socket_mode else []), env=env,
                                 stdout=fh, stderr=subprocess.STDOUT)
     bot = SlackBot(url=f"http://127.0.0.1:{port}", slack=slack, helpcentre=helpcentre, prefix=prefix,
                    proc=proc, log=log)
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if bot.alive():
-                break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            fake.stop()
-            pytest.fail(f"supportbot serve did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
-    yield bot
-    proc.terminate()
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    fake.stop()
-    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
-    keys = list(client.scan_iter(match=prefix + "*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if bot.alive():
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"supportbot serve did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield bot
+    finally:
+        stop_process(proc)
+        fake.stop()
+        delete_keys(REDIS_URL, prefix)
+
+
+@pytest.fixture(scope="module")
+def slackbot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlackBot]:
+    with launch(tmp_path_factory.mktemp("slackbot")) as bot:
+        yield bot
