@@ -18,15 +18,19 @@ from adapters.slack.conversations import SUGGEST_ACTION, Conversations
 from adapters.slack.feedback import Feedback
 from adapters.slack.kb_command import KbCommand
 
-__all__ = ["SlackDeps", "SlackSurface", "build_slack_app", "web_client"]
+__all__ = ["SlackDeps", "SlackSurface", "build_slack_app", "configure_client"]
 
 
-def web_client(token: str, api_url: str, session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
-    """The Web API client: base URL from the settings, 429s retried after Retry-After, and one HTTP
-    session whose connections are kept alive (without it every call opens a new connection)."""
-    base = api_url if api_url.endswith("/") else api_url + "/"
-    return AsyncWebClient(token=token, base_url=base, session=session,
-                          retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)])
+def configure_client(client: AsyncWebClient, api_url: str,
+                     session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
+    """The Web API client Bolt made: base URL from the settings, 429s retried after Retry-After, and
+    one HTTP session whose connections are kept alive (without it every call opens a new connection).
+    Bolt's own client is configured, not replaced: Bolt reads SLACK_BOT_TOKEN itself and warns when it
+    is given a client as well."""
+    client.base_url = api_url if api_url.endswith("/") else api_url + "/"
+    client.session = session
+    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
+    return client
 
 
 class SlackSurface:
@@ -79,10 +83,10 @@ def build_slack_app(deps: SlackDeps, *, token: str, signing_secret: str, api_url
     app = AsyncApp(
         token=token,
         signing_secret=signing_secret,
-        client=web_client(token, api_url, session),
         request_verification_enabled=True,
         process_before_response=False,  # ack first, answer after
     )
+    configure_client(app.client, api_url, session)
     surface = SlackSurface(deps)
     surface.register(app)
     return app, surface
