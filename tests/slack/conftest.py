@@ -33,6 +33,7 @@ from tests.fakes.slack_api import (
 )
 
 SECRET = "test-signing-secret"
+RATE_BURST = 30  # questions in a row per user before "slow down": more than any one test user asks
 ADMIN = "UADMIN"
 POLICY = """
 default:
@@ -143,7 +144,7 @@ def launch(root: Path, *, socket_mode: bool = False) -> Iterator[SlackBot]:
         SLACK_BOT_TOKEN="xoxb-test", SLACK_API_URL=slack.api_url,
         SLACK_ADMIN_USERS=f"{ADMIN},UADMIN2", SUPPORTBOT_HELPCENTRE_DIR=str(helpcentre),
         SUPPORTBOT_CHANNELS_FILE=str(root / "channels.yml"), SUPPORTBOT_WORKING_SIGNAL_AFTER_S="0",
-        SUPPORTBOT_RATE_BURST="1000",
+        SUPPORTBOT_RATE_BURST=str(RATE_BURST),
         **({"SLACK_APP_TOKEN": "xapp-test"} if socket_mode else {"SLACK_SIGNING_SECRET": SECRET}),
     )
     exe = str(Path(sys.executable).parent / "supportbot")

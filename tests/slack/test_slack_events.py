@@ -12,7 +12,7 @@ import pytest
 from adapters.slack import strings as s
 from bot import messages
 from tests.fakes.slack_api import BOT_ID, BOT_USER, TEAM, post
-from tests.slack.conftest import SECRET, SlackBot
+from tests.slack.conftest import RATE_BURST, SECRET, SlackBot
 
 SETTLE_S = 1.5  # how long to watch for a second (wrong) reply
 
@@ -109,6 +109,15 @@ def test_an_empty_mention_gets_help_with_example_questions(slackbot: SlackBot) -
     (reply,) = slackbot.replies_in("C0HELP", ts)
     assert reply["text"].startswith(s.HELP)
     assert reply["text"].count("\n• ") == 4  # four examples drawn from the help centre
+
+
+def test_a_user_asking_too_fast_is_told_to_slow_down_in_the_thread(slackbot: SlackBot) -> None:
+    for _ in range(RATE_BURST):
+        slackbot.message("how do I get a refund?", channel="D0FAST", channel_type="im", user="UFAST")
+    slackbot.replies_in("D0FAST", None, count=RATE_BURST, timeout=60)
+    ts = slackbot.mention("and one more?", channel="C0FAST", user="UFAST")
+    (reply,) = slackbot.replies_in("C0FAST", ts)
+    assert reply["text"] == messages.SLOW_DOWN
 
 
 # -- feedback and "Ask a person" --------------------------------------------------------------------------
