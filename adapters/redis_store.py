@@ -178,7 +178,9 @@ class RedisStore:
     def feedback(self, limit: int = 100) -> list[FeedbackRecord]:
         def run() -> list[FeedbackRecord]:
             return [
-                FeedbackRecord(kind=d["kind"], voter=str(d.get("voter", "")), **_answer_fields(d))
+                FeedbackRecord(kind=d["kind"], voter=str(d.get("voter", "")),
+                               comment=str(d.get("comment", "")),
+                               **_answer_fields(d))
                 for d in self._newest("fb", limit, _FEEDBACK_FIELDS)
                 if d["kind"] in FEEDBACK_KINDS
             ]

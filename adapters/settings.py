@@ -156,6 +156,46 @@ class Settings(BaseSettings):
         description="Comma-separated Slack user ids (U…) allowed to run `/kb`.",
     )
 
+    # --- Microsoft Teams ---------------------------------------------------------------------
+    teams_app_id: str | None = Field(
+        None, validation_alias=AliasChoices("TEAMS_APP_ID", "teams_app_id"),
+        description="The bot's Microsoft App ID (Azure Bot registration): switches Teams on in `serve`, "
+        "with Bot Framework authentication on.",
+    )
+    teams_app_password: str | None = Field(
+        None, validation_alias=AliasChoices("TEAMS_APP_PASSWORD", "teams_app_password"),
+        description="The app registration's client secret.",
+    )
+    teams_app_tenant_id: str | None = Field(
+        None, validation_alias=AliasChoices("TEAMS_APP_TENANT_ID", "teams_app_tenant_id"),
+        description="The Azure AD tenant of a single-tenant app registration; unset for multi-tenant.",
+    )
+    teams_admin_ids: str = Field(
+        "", validation_alias=AliasChoices("TEAMS_ADMIN_IDS", "teams_admin_ids"),
+        description="Comma-separated Azure AD object ids allowed to run reload / status / rollback.",
+    )
+    teams_dev_no_auth: bool = Field(
+        False, validation_alias=AliasChoices("SUPPORTBOT_TEAMS_DEV_NO_AUTH", "teams_dev_no_auth"),
+        description="Development only: serve Teams with Bot Framework authentication OFF (no app id; "
+        "the Bot Framework Emulator, tests). Warned about at start and in /healthz.",
+    )
+    teams_openid_metadata_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("SUPPORTBOT_TEAMS_OPENID_METADATA_URL", "teams_openid_metadata_url"),
+        description="Where the Bot Framework's token-signing keys are published (Microsoft's by default); "
+        "tests point it at a local stand-in.",
+    )
+
+    teams_inline_budget_s: float = Field(
+        5.0, validation_alias=AliasChoices("SUPPORTBOT_TEAMS_INLINE_BUDGET_S", "teams_inline_budget_s"), ge=0,
+        description="An answer ready within this many seconds is sent in the request; a slower one is sent "
+        "proactively, so Teams' HTTP call returns promptly.",
+    )
+
+    @property
+    def teams_admins(self) -> frozenset[str]:
+        return frozenset(u.strip() for u in self.teams_admin_ids.split(",") if u.strip())
+
     @property
     def slack_admins(self) -> frozenset[str]:
         return frozenset(u.strip() for u in self.slack_admin_users.split(",") if u.strip())

@@ -6,6 +6,7 @@ throughput; reloading 1,000 articles with one changed <= 3 s and >= 20x faster t
 A full conversation turn on Redis (REDIS_URL; `make bench` makes sure one answers) adds <= 5 ms at p50
 to the bare answer. `/slack/events` under 100 messages/s for 30 s (each delivered twice, as Slack
 does): ack p99 <= 100 ms and every message answered exactly once (bench/slack_load.py).
+Teams: an activity in to its reply at the Bot Connector against the bare turn (bench/teams_latency.py).
 `serve`'s start-up settings against the defaults: a query embedding on a busy machine with one torch
 thread and a passive OpenMP wait, and a full garbage collection after `gc.freeze()` (bench/runtime.py).
 `--local` adds the local model's load time and tokens/s.
@@ -151,15 +152,15 @@ def main() -> None:
     ap.add_argument("--sample", type=int, default=150, help="articles whose chunks time the raw model")
     ap.add_argument("--local", action="store_true", help="also time the local SmolLM2 model")
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--slack-only", action="store_true", help="only the /slack/events load benchmark")
+    ap.add_argument("--chat-only", action="store_true", help="only the Slack load and Teams reply benchmarks")
     ap.add_argument("--slack-rate", type=float, default=100, help="new messages per second")
     ap.add_argument("--slack-seconds", type=float, default=30)
     args = ap.parse_args()
     redis_url = os.environ.get("REDIS_URL")
     if not redis_url:
         print("REDIS_URL unset: skipping the Redis turn and Slack load benchmarks (`make bench` sets it)")
-    result = {} if args.slack_only else run(args.articles, args.queries, args.sample, redis_url)
-    if not args.slack_only:
+    result = {} if args.chat_only else run(args.articles, args.queries, args.sample, redis_url)
+    if not args.chat_only:
         from bench.runtime import embedding_under_load, gc_pause
 
         embed, pause = embedding_under_load(), gc_pause()
@@ -169,7 +170,9 @@ def main() -> None:
                               "pass": pause["after_freeze_ms"] <= 25}
     if redis_url:
         from bench.slack_load import slack_load
+        from bench.teams_latency import teams_latency
 
+        result["teams_reply"] = teams_latency(redis_url=redis_url)
         result["slack_load"] = slack_load(rate=args.slack_rate, duration_s=args.slack_seconds, users=200,
                                           redis_url=redis_url)
     if args.local:
@@ -184,7 +187,7 @@ def main() -> None:
     if "articles" in result:
         print(f"synthetic help centre: {result['articles']} articles, {result['chunks']} chunks")
     for name in ("retrieval", "answer", "ingest", "reload", "redis_turn", "serve_threads", "serve_gc",
-                 "slack_load", "local_model"):
+                 "slack_load", "teams_reply", "local_model"):
         if name not in result:
             continue
         section = dict(result[name])  # type: ignore[call-overload]

@@ -25,6 +25,7 @@ from typing import Any
 
 import aiohttp
 
+from bench.servers import wait_http
 from bot import messages
 from knowledge.evaluation import percentile
 from tests.conftest import delete_keys, free_port, stop_process
@@ -37,17 +38,6 @@ SAMPLE = ROOT / "knowledge" / "sample_helpcentre"
 CHANNELS = ("C0LOAD1", "C0LOAD2", "C0LOAD3", "C0LOAD4")
 
 
-def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2).read()
-            return
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"{url} did not come up:\n{log.read_text()[-2000:]}") from None
-            time.sleep(0.2)
 
 
 async def _load(url: str, rate: float, duration_s: float, users: int,
@@ -135,8 +125,8 @@ def slack_load(*, rate: float = 100, duration_s: float = 30, users: int = 200, r
             server = subprocess.Popen([exe, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
                                       stdout=srv_out, stderr=subprocess.STDOUT)
         try:
-            _wait_http(f"http://127.0.0.1:{recorder_port}/_calls", recorder, rec_log)
-            _wait_http(f"http://127.0.0.1:{port}/healthz", server, srv_log)
+            wait_http(f"http://127.0.0.1:{recorder_port}/_calls", recorder, rec_log)
+            wait_http(f"http://127.0.0.1:{port}/healthz", server, srv_log)
             t0 = time.perf_counter()
             acks, sent, failed = asyncio.run(_load(f"http://127.0.0.1:{port}/slack/events", rate, duration_s,
                                                    users, questions))

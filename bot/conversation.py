@@ -116,12 +116,21 @@ class SupportBot:
         self.store.count(str(Outcome.BUSY), self.clock())
         return Reply(Outcome.BUSY, text=messages.BUSY)
 
-    def rate(self, answer_id: str, kind: FeedbackKind, user_id: str) -> Rated:
+    def alias(self, answer_id: str, alias: str) -> bool:
+        """Make an answer rateable under a second id too (Teams rates the bot's reply message, not the
+        question); False when the answer is unknown or the store is down."""
+        rec = self.store.recall_answer(answer_id)
+        if rec is None:
+            return False
+        self.store.remember_answer(alias, rec)
+        return True
+
+    def rate(self, answer_id: str, kind: FeedbackKind, user_id: str, comment: str = "") -> Rated:
         """Log a rating of an answer (helpful, not helpful, asked for a human).
 
         The thumbs are toggles (platform rules, "Feedback"): a user's latest rating of an answer is the
         one that counts, so a changed mind moves the count from the old kind to the new. Asking for a
-        person counts once per user and answer.
+        person counts once per user and answer. A ``comment`` goes into the feedback log with the rating.
         """
         rec = self.store.recall_answer(answer_id)
         if rec is None:
@@ -131,13 +140,13 @@ class SupportBot:
         group = "human" if kind == "human" else "thumbs"
         previous = self.store.swap_marker(f"{group}:{answer_id}:{user_id}", f"{kind}@{now!r}")
         old_kind, _, old_at = (previous or "").partition("@")
-        if old_kind == kind:
+        if old_kind == kind and not comment:
             return Rated(False, _REPEATED[kind])
         if old_kind in _THANKS:
             self.store.count(f"feedback_{old_kind}", _float(old_at, now), by=-1)
         self.store.record_feedback(
             FeedbackRecord(kind=kind, question=rec.question, answer=rec.answer, citations=rec.citations,
-                           channel=rec.channel, at=now, voter=voter_id(answer_id, user_id))
+                           channel=rec.channel, at=now, voter=voter_id(answer_id, user_id), comment=comment)
         )
         self.store.count(f"feedback_{kind}", now)
         return Rated(True, messages.RATING_CHANGED if old_kind else _THANKS[kind])

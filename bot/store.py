@@ -50,6 +50,7 @@ class FeedbackRecord:
     channel: str
     at: float  # epoch seconds
     voter: str = ""  # who rated which answer, hashed: a changed mind replaces the earlier rating
+    comment: str = ""  # what the user wrote with the rating (Teams' feedback form), if anything
 
     def __post_init__(self) -> None:
         if self.kind not in FEEDBACK_KINDS:

@@ -1,4 +1,5 @@
-"""The `supportbot` command line: ingest, kb status/rollback, search, ask, chat, report, eval, demo."""
+"""The `supportbot` command line: ingest, kb status/rollback, search, ask, chat, report, eval, demo,
+teams package."""
 
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ from knowledge.versions import PointerUnreadable
 app = typer.Typer(help=msg.APP_HELP, no_args_is_help=True, add_completion=False)
 kb_app = typer.Typer(help=msg.KB_HELP, no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
+teams_app = typer.Typer(help=msg.TEAMS_HELP, no_args_is_help=True)
+app.add_typer(teams_app, name="teams")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -400,6 +403,27 @@ def demo() -> None:
     for question in msg.DEMO_QUESTIONS:
         out.rule(question)
         print_answer(engine.answer(question))
+
+
+@teams_app.command("package", help=msg.TEAMS_PACKAGE_HELP)
+def teams_package(
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the package.")] = Path(
+        "supportbot-teams.zip"),
+) -> None:
+    from adapters.teams.package import ManifestError, build_package
+
+    app_id = getattr(load_settings(), "teams_app_id", None)
+    if not app_id:
+        raise fail(msg.TEAMS_APP_ID_MISSING, 2)
+    try:
+        written = build_package(app_id, out=out_file)
+    except ManifestError as exc:
+        raise fail(str(exc)) from exc
+    except ValueError as exc:
+        raise fail(str(exc), 2) from exc
+    except OSError as exc:
+        raise fail(f"could not write {out_file}: {exc.strerror or exc}") from exc
+    out.print(msg.TEAMS_PACKAGE_WROTE.format(path=written), markup=False, highlight=False)
 
 
 def main() -> None:

@@ -92,3 +92,12 @@ EXPLAIN_OPT = (
 )
 MISTAKES_HEADER = "{n} mistakes (* marks a gold article among the top hits):"
 NO_HISTORY_OPT = "Ignore the queries' conversation history (to measure what history adds)."
+TEAMS_HELP = "Microsoft Teams: build the app package that an admin uploads."
+TEAMS_PACKAGE_HELP = (
+    "Write the Teams app package (a .zip with manifest.json and the two icons) for the bot whose "
+    "Microsoft App ID is in TEAMS_APP_ID; upload it in Teams under Apps, Manage your apps, Upload an app."
+)
+TEAMS_APP_ID_MISSING = (
+    "TEAMS_APP_ID is unset: set it to the bot's Microsoft App ID (a GUID), then run this again"
+)
+TEAMS_PACKAGE_WROTE = "Wrote {path}: upload it in Teams (Apps → Manage your apps → Upload an app)"

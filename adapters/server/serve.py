@@ -34,7 +34,12 @@ log = logging.getLogger("supportbot.serve")
 
 NO_PLATFORM = (
     "no chat platform is configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_BOT_TOKEN "
-    "and SLACK_APP_TOKEN with --slack-socket-mode), in the environment or .env"
+    "and SLACK_APP_TOKEN with --slack-socket-mode) for Slack, TEAMS_APP_ID and TEAMS_APP_PASSWORD for "
+    "Teams, in the environment or .env"
+)
+NO_AUTH_WARNING = (
+    "Teams is served with Bot Framework authentication OFF (SUPPORTBOT_TEAMS_DEV_NO_AUTH=1): anyone who "
+    "can reach /api/messages can talk to the bot. Development only: set TEAMS_APP_ID in production."
 )
 WARM_UP_QUESTION = "How do I get started?"
 
@@ -49,6 +54,8 @@ class Plan:
 
     slack_http: bool
     slack_socket: bool
+    teams: bool
+    teams_auth: bool  # False only when SUPPORTBOT_TEAMS_DEV_NO_AUTH=1 was set explicitly
     policies: Policies
     workers: int
 
@@ -62,13 +69,18 @@ def plan(settings: Settings, *, socket_mode: bool) -> Plan:
             "--slack-socket-mode needs SLACK_APP_TOKEN (an xapp- token with connections:write)")
     slack_socket = bool(socket_mode and token and app_token)
     slack_http = bool(not socket_mode and token and secret)
-    if not (slack_http or slack_socket):
+    teams = bool(settings.teams_app_id or settings.teams_dev_no_auth)
+    if settings.teams_app_id and not settings.teams_app_password and not settings.teams_dev_no_auth:
+        raise StartupError("TEAMS_APP_ID is set without TEAMS_APP_PASSWORD (the app registration's client "
+                           "secret): the bot could not reply")
+    if not (slack_http or slack_socket or teams):
         raise StartupError(NO_PLATFORM)
     try:
         policies = load_policies(settings.channels_file)
     except PolicyError as exc:
         raise StartupError(str(exc)) from exc
-    return Plan(slack_http=slack_http, slack_socket=slack_socket, policies=policies,
+    return Plan(slack_http=slack_http, slack_socket=slack_socket, teams=teams,
+                teams_auth=bool(settings.teams_app_id), policies=policies,
                 workers=settings.workers or default_workers(settings.llm))
 
 
@@ -100,6 +112,7 @@ class Server:
         self.surface: Any = None
         self.pool: AnswerPool | None = None
         self.session: aiohttp.ClientSession | None = None
+        self.teams_handler: Any = None
 
     async def start(self) -> None:
         settings, p = self.settings, self.plan
@@ -117,34 +130,64 @@ class Server:
         self.pool = pool = AnswerPool(workers=p.workers, max_pending=settings.max_pending)
         log.info("answering with %d worker threads, at most %d waiting", p.workers, settings.max_pending)
 
-        from adapters.slack.app import SlackDeps, build_slack_app
+        slack_app, route = None, None
+        if p.slack_http or p.slack_socket:
+            from adapters.slack.app import SlackDeps, build_slack_app
 
-        token, secret = settings.slack_bot_token or "", settings.slack_signing_secret or ""
-        deps = SlackDeps(bot=bot, kb=kb, pool=pool, policies=p.policies, admins=settings.slack_admins,
-                         helpcentre_dir=settings.helpcentre_dir,
-                         working_signal_after_s=settings.working_signal_after_s)
-        self.session = aiohttp.ClientSession()
-        slack_app, self.surface = build_slack_app(deps, token=token, signing_secret=secret or "socket-mode",
-                                                  api_url=settings.slack_api_url, session=self.session)
+            token, secret = settings.slack_bot_token or "", settings.slack_signing_secret or ""
+            deps = SlackDeps(bot=bot, kb=kb, pool=pool, policies=p.policies, admins=settings.slack_admins,
+                             helpcentre_dir=settings.helpcentre_dir,
+                             working_signal_after_s=settings.working_signal_after_s)
+            self.session = aiohttp.ClientSession()
+            slack_app, self.surface = build_slack_app(
+                deps, token=token, signing_secret=secret or "socket-mode", api_url=settings.slack_api_url,
+                session=self.session)
+            route = SlackRoute(slack_app, secret) if p.slack_http else None
+        teams_route = self._teams_route(bot, kb, pool) if p.teams else None
 
         def health() -> dict[str, Any]:
-            return {"ok": True, "kb_version": kb.pointer.read().current,
-                    "state_healthy": choice.store.healthy(),
-                    "answers_pending": pool.pending, "workers": pool.workers}
+            doc: dict[str, Any] = {"ok": True, "kb_version": kb.pointer.read().current,
+                                   "state_healthy": choice.store.healthy(),
+                                   "answers_pending": pool.pending, "workers": pool.workers}
+            if p.teams:
+                doc["teams_auth"] = "on" if p.teams_auth else "OFF (development only)"
+            return doc
 
-        route = SlackRoute(slack_app, secret) if p.slack_http else None
-        self.runner = web.AppRunner(build_web_app(slack=route, health=health), access_log=None)
+        self.runner = web.AppRunner(build_web_app(slack=route, teams=teams_route, health=health),
+                                    access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.host, self.port)
         await site.start()
-        if p.slack_socket:
+        if p.slack_socket and slack_app is not None:
             from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
             self.socket_handler = AsyncSocketModeHandler(slack_app, settings.slack_app_token)
             await self.socket_handler.connect_async()
-        where = "Socket Mode" if p.slack_socket else f"POST http://{self.host}:{self.port}/slack/events"
-        log.info("supportbot is serving: Slack via %s; health at http://%s:%d/healthz",
-                 where, self.host, self.port)
+        base = f"http://{self.host}:{self.port}"
+        served = []
+        if p.slack_http or p.slack_socket:
+            served.append("Slack via " + ("Socket Mode" if p.slack_socket else f"POST {base}/slack/events"))
+        if p.teams:
+            served.append(f"Teams via POST {base}/api/messages")
+        log.info("supportbot is serving: %s; health at %s/healthz", "; ".join(served), base)
+
+    def _teams_route(self, bot: SupportBot, kb: Any, pool: AnswerPool) -> Any:
+        from adapters.teams.botframework import BotFrameworkTransport
+        from adapters.teams.handler import TeamsDeps, TeamsHandler
+        from adapters.teams.route import TeamsRoute
+
+        settings = self.settings
+        if not self.plan.teams_auth:
+            log.warning(NO_AUTH_WARNING)
+        transport = BotFrameworkTransport(
+            app_id=settings.teams_app_id or "", app_password=settings.teams_app_password or "",
+            tenant_id=settings.teams_app_tenant_id, no_auth=not self.plan.teams_auth,
+            openid_metadata_url=settings.teams_openid_metadata_url)
+        deps = TeamsDeps(bot=bot, pool=pool, kb=kb, policies=self.plan.policies, admins=settings.teams_admins,
+                         helpcentre_dir=settings.helpcentre_dir,
+                         inline_budget_s=settings.teams_inline_budget_s)
+        self.teams_handler = TeamsHandler(deps, transport)
+        return TeamsRoute(transport, self.teams_handler)
 
     async def stop(self, grace_s: float = 10.0) -> None:
         """Stop taking requests, give answers in flight ``grace_s`` to be posted, then close."""
@@ -159,6 +202,8 @@ class Server:
             await self.session.close()
         if self.surface is not None:
             self.surface.shutdown()
+        if self.teams_handler is not None:
+            self.teams_handler.shutdown()
         if self.pool is not None:
             self.pool.shutdown()
 

@@ -1,5 +1,5 @@
 """The one aiohttp application: Slack at ``POST /slack/events`` (events, interactivity and slash
-commands), ``GET /healthz``; the Teams and operations issues add their routes here.
+commands), Teams at ``POST /api/messages`` (``adapters/teams/route.py``), ``GET /healthz``.
 
 The Slack route refuses a request whose signature or timestamp is wrong with 401 before reading it
 (platform rules, "Slack"), a body it cannot parse with 400, and hands the rest to Bolt, which
@@ -13,7 +13,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -87,12 +87,17 @@ async def healthz(request: web.Request) -> web.Response:
 HEALTH: web.AppKey[Callable[[], dict[str, Any]]] = web.AppKey("health", Callable[[], dict[str, Any]])  # type: ignore[arg-type]
 
 
-def build_web_app(*, slack: SlackRoute | None, health: Callable[[], dict[str, Any]] | None = None,
-                  ) -> web.Application:
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def build_web_app(*, slack: SlackRoute | None, teams: Handler | None = None,
+                  health: Callable[[], dict[str, Any]] | None = None) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     if health is not None:
         app[HEALTH] = health
     app.router.add_get("/healthz", healthz)
     if slack is not None:
         app.router.add_post("/slack/events", slack)
+    if teams is not None:
+        app.router.add_post("/api/messages", teams)
     return app

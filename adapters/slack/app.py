@@ -12,11 +12,12 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.kb_admin import KbCommand
+from adapters.slack import strings
 from adapters.slack.base import Ack, SlackDeps
 from adapters.slack.blocks import ASK_PERSON_ACTION, FEEDBACK_ACTION, RESOLVED_ACTION
 from adapters.slack.conversations import SUGGEST_ACTION, Conversations
 from adapters.slack.feedback import Feedback
-from adapters.slack.kb_command import KbCommand
 
 __all__ = ["SlackDeps", "SlackSurface", "build_slack_app", "configure_client"]
 
@@ -40,7 +41,8 @@ class SlackSurface:
         self._io = ThreadPoolExecutor(max_workers=4, thread_name_prefix="slack-io")
         self.conversations = Conversations(deps, self._io)
         self.feedback = Feedback(deps, self._io)
-        self.kb_command = KbCommand(kb=deps.kb, admins=deps.admins, helpcentre_dir=deps.helpcentre_dir)
+        self.kb_command = KbCommand(kb=deps.kb, admins=deps.admins, helpcentre_dir=deps.helpcentre_dir,
+                                    strings=strings)
 
     def register(self, app: AsyncApp) -> None:
         c, f = self.conversations, self.feedback

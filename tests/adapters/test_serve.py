@@ -76,3 +76,24 @@ def test_signatures_are_checked_on_the_raw_bytes_within_five_minutes() -> None:
     assert not valid_signature("s3cret", body + b"x", headers, now=1000)
     assert not valid_signature("s3cret", body, {"X-Slack-Request-Timestamp": "abc", "X-Slack-Signature": "v0=1"},
                                now=1000)
+
+
+def test_teams_is_on_with_an_app_id_or_an_explicit_development_flag_only() -> None:
+    p = plan(settings(teams_app_id="11111111-2222-3333-4444-555555555555", teams_app_password="pw"),
+             socket_mode=False)
+    assert p.teams and p.teams_auth and not p.slack_http
+    dev = plan(settings(teams_dev_no_auth=True), socket_mode=False)
+    assert dev.teams and not dev.teams_auth
+    with pytest.raises(StartupError, match="TEAMS_APP_PASSWORD"):
+        plan(settings(teams_app_id="11111111-2222-3333-4444-555555555555"), socket_mode=False)
+    with pytest.raises(StartupError, match="TEAMS_APP_ID"):
+        plan(settings(), socket_mode=False)  # the one line names Teams' settings too
+
+
+def test_the_transport_refuses_an_empty_app_id_without_the_development_flag() -> None:
+    from adapters.teams.botframework import BotFrameworkTransport
+
+    with pytest.raises(ValueError, match="SUPPORTBOT_TEAMS_DEV_NO_AUTH"):
+        BotFrameworkTransport(app_id="")
+    assert BotFrameworkTransport(app_id="", no_auth=True).no_auth
+    assert not BotFrameworkTransport(app_id="11111111-2222-3333-4444-555555555555", app_password="pw").no_auth

@@ -1,4 +1,4 @@
-"""`/kb` on a real knowledge base, in process: what an admin reads when a reload is already running,
+"""The admin commands (Slack's `/kb`) on a real knowledge base, in process: what an admin reads when a reload is already running,
 when one fails, and the diff and status texts."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from adapters.kb_admin import KbCommand
 from adapters.slack import strings as s
-from adapters.slack.kb_command import KbCommand
 from knowledge.kb import KnowledgeBase
 
 
@@ -40,7 +40,7 @@ def run(cmd: KbCommand, text: str, user: str = "UADMIN") -> Chat:
 
 def test_a_reload_while_one_runs_says_who_runs_it_and_since_when(kb: KnowledgeBase, helpcentre: Path) -> None:
     kb.reload(helpcentre)
-    cmd = KbCommand(kb=kb, admins=frozenset({"UADMIN"}), helpcentre_dir=helpcentre)
+    cmd = KbCommand(kb=kb, admins=frozenset({"UADMIN"}), helpcentre_dir=helpcentre, strings=s)
     assert kb.lock.acquire()
     try:
         chat = run(cmd, "reload")
@@ -57,7 +57,7 @@ def test_a_failed_reload_says_why_and_the_live_version_keeps_answering(
     broken = tmp_path / "broken-helpcentre"
     broken.mkdir()
     (broken / "only.md").write_bytes(b"\xff\xfe not text")  # every file skipped: nothing to serve
-    cmd = KbCommand(kb=kb, admins=frozenset({"UADMIN"}), helpcentre_dir=broken)
+    cmd = KbCommand(kb=kb, admins=frozenset({"UADMIN"}), helpcentre_dir=broken, strings=s)
     chat = run(cmd, "reload")
     assert chat.acks == [s.KB_RELOADING]
     (result,) = chat.responses
@@ -66,7 +66,7 @@ def test_a_failed_reload_says_why_and_the_live_version_keeps_answering(
 
 
 def test_reload_diff_status_and_unknown_commands(kb: KnowledgeBase, helpcentre: Path) -> None:
-    cmd = KbCommand(kb=kb, admins=frozenset({"UADMIN"}), helpcentre_dir=helpcentre)
+    cmd = KbCommand(kb=kb, admins=frozenset({"UADMIN"}), helpcentre_dir=helpcentre, strings=s)
     assert "Nothing has been indexed yet" in run(cmd, "status").responses[0]
     first = run(cmd, "reload").responses[0]
     assert "4 added" in first and "version 1" in first
@@ -77,5 +77,5 @@ def test_reload_diff_status_and_unknown_commands(kb: KnowledgeBase, helpcentre: 
     assert run(cmd, "rollback", user="UNOBODY").acks[0].startswith("Only help-centre admins")
     assert run(cmd, "rollback").responses[0].startswith("Rolled back: version 1 is live again")
     assert run(cmd, "").acks == [s.KB_USAGE]
-    missing = KbCommand(kb=kb, admins=frozenset({"UADMIN"}), helpcentre_dir=None)
+    missing = KbCommand(kb=kb, admins=frozenset({"UADMIN"}), helpcentre_dir=None, strings=s)
     assert run(missing, "reload").acks == [s.KB_NO_DIR]

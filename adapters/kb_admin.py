@@ -1,8 +1,10 @@
-"""`/kb`: admins reload, check and roll back the help-centre index from Slack.
+"""Admins reload, check and roll back the help-centre index from chat: Slack's `/kb`, Teams' 1:1
+`reload` / `status` / `rollback` / `help`.
 
-The command is acknowledged at once (platform rules, "Slash commands"); a reload runs in a thread of
-its own while questions keep being answered from the live version, and its diff goes back through
-the command's ``response_url``. Only user ids in SLACK_ADMIN_USERS may change anything.
+The command is acknowledged at once (Slack: within 3 s; Teams: promptly); a reload runs in a thread of
+its own while questions keep being answered from the live version, and its diff is sent when done
+(Slack: the command's ``response_url``; Teams: a proactive message). Only listed admins change anything.
+Each platform passes its strings module (the ``KB_*`` texts in its own markup).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from adapters.slack import strings as s
 from knowledge.kb import KBStatus, KnowledgeBase
 from knowledge.reload import ReloadError, ReloadInProgress, ReloadReport
 
@@ -30,8 +31,8 @@ def _names(ids: list[str]) -> str:
     return shown + (f" and {len(ids) - _NAMES_SHOWN} more" if len(ids) > _NAMES_SHOWN else "")
 
 
-def reload_text(report: ReloadReport) -> str:
-    """The diff of a reload as an admin reads it in Slack."""
+def reload_text(report: ReloadReport, s: Any) -> str:
+    """The diff of a reload as an admin reads it, in the platform's strings ``s``."""
     changed = report.added or report.updated or report.removed
     if changed:
         head = s.KB_RELOAD_DONE.format(
@@ -52,7 +53,7 @@ def reload_text(report: ReloadReport) -> str:
     return "\n".join(lines)
 
 
-def status_text(st: KBStatus) -> str:
+def status_text(st: KBStatus, s: Any) -> str:
     if st.current is None:
         lines = [s.KB_NOTHING]
     else:
@@ -69,9 +70,11 @@ def status_text(st: KBStatus) -> str:
 
 
 class KbCommand:
-    """The `/kb` subcommands over one knowledge base."""
+    """The admin commands over one knowledge base, worded with a platform's strings module."""
 
-    def __init__(self, *, kb: KnowledgeBase, admins: frozenset[str], helpcentre_dir: Path | None) -> None:
+    def __init__(self, *, kb: KnowledgeBase, admins: frozenset[str], helpcentre_dir: Path | None,
+                 strings: Any) -> None:
+        self.s = strings
         self.kb = kb
         self.admins = admins
         self.helpcentre_dir = helpcentre_dir
@@ -84,21 +87,21 @@ class KbCommand:
         words = text.split()
         command = words[0].casefold() if words else "help"
         if command == "help":
-            await ack(s.KB_USAGE)
+            await ack(self.s.KB_USAGE)
             return
         if command not in ("reload", "status", "rollback"):
-            await ack(s.KB_UNKNOWN.format(command=command[:40]) + s.KB_USAGE)
+            await ack(self.s.KB_UNKNOWN.format(command=command[:40]) + self.s.KB_USAGE)
             return
         if user not in self.admins:
-            log.info("/kb %s refused for user %s (not an admin)", command, user)
-            await ack(s.KB_NOT_ADMIN.format(command=command, user=user))
+            log.info("kb %s refused for user %s (not an admin)", command, user)
+            await ack(self.s.KB_NOT_ADMIN.format(command=command, user=user))
             return
-        log.info("/kb %s by %s", command, user)
+        log.info("kb %s by %s", command, user)
         if command == "reload":
             await self._reload(ack, respond)
         elif command == "status":
             await ack()
-            await respond(status_text(await self._off_loop(self.kb.status)))
+            await respond(status_text(await self._off_loop(self.kb.status), self.s))
         else:
             await ack()
             await respond(await self._off_loop(self._rollback))
@@ -106,16 +109,16 @@ class KbCommand:
     async def _reload(self, ack: Callable[..., Awaitable[Any]], respond: Respond) -> None:
         folder = self.helpcentre_dir
         if folder is None:
-            await ack(s.KB_NO_DIR)
+            await ack(self.s.KB_NO_DIR)
             return
         if not folder.is_dir():
-            await ack(s.KB_DIR_MISSING.format(path=folder))
+            await ack(self.s.KB_DIR_MISSING.format(path=folder))
             return
         holder = await self._off_loop(self.kb.lock.holder)
         if holder:
-            await ack(s.KB_ALREADY_RUNNING.format(holder=holder))
+            await ack(self.s.KB_ALREADY_RUNNING.format(holder=holder))
             return
-        await ack(s.KB_RELOADING)
+        await ack(self.s.KB_RELOADING)
         task = asyncio.create_task(self._reload_in_background(folder, respond))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -123,28 +126,29 @@ class KbCommand:
     async def _reload_in_background(self, folder: Path, respond: Respond) -> None:
         try:
             report = await self._off_loop(self.kb.reload, folder)
-            text = reload_text(report)
-            log.info("/kb reload finished: %s", report.summary())
+            text = reload_text(report, self.s)
+            log.info("kb reload finished: %s", report.summary())
         except ReloadInProgress:
-            text = s.KB_ALREADY_RUNNING.format(holder=self.kb.lock.holder() or "another worker")
+            text = self.s.KB_ALREADY_RUNNING.format(holder=self.kb.lock.holder() or "another worker")
         except (ReloadError, OSError) as exc:
             live = self.kb.pointer.read().current
-            text = s.KB_RELOAD_FAILED.format(error=str(exc).rstrip("."), version=live or "none")
-            log.warning("/kb reload failed: %s", exc)
+            text = self.s.KB_RELOAD_FAILED.format(error=str(exc).rstrip("."), version=live or "none")
+            log.warning("kb reload failed: %s", exc)
         except Exception as exc:  # never leave the admin without an answer
-            log.exception("/kb reload failed")
-            text = s.KB_RELOAD_FAILED.format(error=type(exc).__name__, version=self.kb.pointer.read().current)
+            log.exception("kb reload failed")
+            live = self.kb.pointer.read().current
+            text = self.s.KB_RELOAD_FAILED.format(error=type(exc).__name__, version=live)
         try:
             await respond(text)
         except Exception:
-            log.exception("could not post the /kb reload result")
+            log.exception("could not send the reload result")
 
     def _rollback(self) -> str:
         try:
             state = self.kb.rollback()
         except ReloadError as exc:
-            return s.KB_ROLLBACK_FAILED.format(error=str(exc).rstrip("."))
-        return s.KB_ROLLED_BACK.format(current=state.current, previous=state.previous)
+            return self.s.KB_ROLLBACK_FAILED.format(error=str(exc).rstrip("."))
+        return self.s.KB_ROLLED_BACK.format(current=state.current, previous=state.previous)
 
     async def _off_loop(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
