@@ -4,6 +4,7 @@ deletes only those keys; outage tests start a private redis-server on a free por
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -100,6 +101,38 @@ def helpcentre(tmp_path: Path) -> Path:
 @pytest.fixture
 def kb(tmp_path: Path, embedder: MiniLMEmbedder) -> KnowledgeBase:
     return KnowledgeBase.open(data_dir=tmp_path / "data", name="test", embedder=embedder)
+
+
+SUPPORTBOT = str(Path(sys.executable).parent / "supportbot")  # the real console script
+
+
+def ingest(env: dict[str, str], folder: Path) -> None:
+    """Index ``folder`` with the real `supportbot ingest`, under ``env``'s settings."""
+    subprocess.run([SUPPORTBOT, "ingest", str(folder), "--json"], env=env, check=True, capture_output=True,
+                   timeout=300)
+
+
+@contextlib.contextmanager
+def serving(env: dict[str, str], *, port: int, log: Path, args: tuple[str, ...] = ()) -> Iterator[str]:
+    """The real `supportbot serve` on 127.0.0.1:``port``, once ``/healthz`` answers; yields its URL and
+    stops it afterwards. Its output goes to ``log``, shown if it fails to start."""
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen([SUPPORTBOT, "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+                                env=env, stdout=fh, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(url + "/healthz", timeout=5).read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"supportbot serve did not start:\n{log.read_text()[-3000:]}")
+                time.sleep(0.2)
+        yield url
+    finally:
+        stop_process(proc)
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 20) -> None:

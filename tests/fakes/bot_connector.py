@@ -17,7 +17,6 @@ cache of its own, which lives as long as that process)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import itertools
 import json
@@ -35,6 +34,7 @@ import jwt
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.fakes.background import BackgroundServer
 from tests.fakes.slack_api import Response
 
 ISSUER = "https://api.botframework.com"
@@ -199,34 +199,16 @@ class FakeConnectorServer:
 
     def __init__(self, port: int = 0) -> None:
         self.connector = FakeConnector()
-        self._port = port
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._runner: web.AppRunner | None = None
+        self._server = BackgroundServer(self.connector.handle, port)
 
     def start(self) -> FakeConnector:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
+        self.connector.port = self._server.start()
         _forget_metadata(self.connector.metadata_url)
         return self.connector
 
-    async def _start(self) -> None:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self.connector.handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self._port)
-        await site.start()
-        self.connector.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
     def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-            _forget_metadata(self.connector.metadata_url)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        if not self._thread.is_alive():
-            self._loop.close()
+        self._server.stop()
+        _forget_metadata(self.connector.metadata_url)
 
     def __enter__(self) -> FakeConnector:
         return self.start()

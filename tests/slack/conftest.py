@@ -6,8 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -19,7 +17,7 @@ from typing import Any
 import pytest
 
 from adapters.redis_store import RedisStore
-from tests.conftest import REDIS_URL, delete_keys, free_port, stop_process, write_articles
+from tests.conftest import REDIS_URL, delete_keys, free_port, ingest, serving, write_articles
 from tests.fakes.slack_api import (
     BOT_USER,
     TEAM,
@@ -58,7 +56,6 @@ class SlackBot:
     slack: FakeSlack
     helpcentre: Path
     prefix: str
-    proc: subprocess.Popen[bytes]
     log: Path
     n: int = 0
 
@@ -147,30 +144,13 @@ def launch(root: Path, *, socket_mode: bool = False) -> Iterator[SlackBot]:
         SUPPORTBOT_RATE_BURST=str(RATE_BURST),
         **({"SLACK_APP_TOKEN": "xapp-test"} if socket_mode else {"SLACK_SIGNING_SECRET": SECRET}),
     )
-    exe = str(Path(sys.executable).parent / "supportbot")
-    subprocess.run([exe, "ingest", str(helpcentre), "--json"], env=env, check=True, capture_output=True,
-                   timeout=300)
+    ingest(env, helpcentre)
     log = root / "server.log"
-    args = [exe, "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen(args + (["--slack-socket-mode"] if socket_mode else []), env=env,
-                                stdout=fh, stderr=subprocess.STDOUT)
-    bot = SlackBot(url=f"http://127.0.0.1:{port}", slack=slack, helpcentre=helpcentre, prefix=prefix,
-                   proc=proc, log=log)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if bot.alive():
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"supportbot serve did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield bot
+        args = ("--slack-socket-mode",) if socket_mode else ()
+        with serving(env, port=port, log=log, args=args) as url:
+            yield SlackBot(url=url, slack=slack, helpcentre=helpcentre, prefix=prefix, log=log)
     finally:
-        stop_process(proc)
         fake.stop()
         delete_keys(REDIS_URL, prefix)
 

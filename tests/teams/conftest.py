@@ -7,9 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
-import sys
-import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -19,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REDIS_URL, delete_keys, free_port, stop_process, write_articles
+from tests.conftest import REDIS_URL, delete_keys, free_port, ingest, serving, write_articles
 from tests.fakes.bot_connector import FakeConnector, FakeConnectorServer, message_activity, post_activity
 from tests.fakes.slack_api import Response
 
@@ -86,28 +83,12 @@ def launch(root: Path, *, auth: bool = False, **env_extra: str) -> Iterator[Team
                TEAMS_ADMIN_IDS=ADMIN, SUPPORTBOT_HELPCENTRE_DIR=str(helpcentre),
                SUPPORTBOT_CHANNELS_FILE=str(root / "channels.yml"), SUPPORTBOT_RATE_BURST="30", **teams,
                **env_extra)
-    exe = str(Path(sys.executable).parent / "supportbot")
-    subprocess.run([exe, "ingest", str(helpcentre), "--json"], env=env, check=True, capture_output=True,
-                   timeout=300)
+    ingest(env, helpcentre)
     log = root / "server.log"
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen([exe, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                                stdout=fh, stderr=subprocess.STDOUT)
-    bot = TeamsBot(url=f"http://127.0.0.1:{port}", connector=connector, helpcentre=helpcentre, prefix=prefix,
-                   log=log)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                bot.alive()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"supportbot serve did not start:\n{log.read_text()[-3000:]}")
-                time.sleep(0.2)
-        yield bot
+        with serving(env, port=port, log=log) as url:
+            yield TeamsBot(url=url, connector=connector, helpcentre=helpcentre, prefix=prefix, log=log)
     finally:
-        stop_process(proc)
         server.stop()
         delete_keys(REDIS_URL, prefix)
 
