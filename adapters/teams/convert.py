@@ -116,13 +116,13 @@ def parse_ask_person(activity: Mapping[str, Any]) -> str | None:
 # ---- outgoing -------------------------------------------------------------------------------------------
 
 
-def answer_activity(answer: Answer, *, answer_id: str, personal: bool) -> dict[str, Any]:
+def answer_activity(answer: Answer, *, answer_id: str) -> dict[str, Any]:
     """The reply to a question: Markdown with ``[n]`` markers, one AI-label root entity carrying the
     citations, native feedback and an "Ask a person" card where they fit, a quiet note when unsure.
 
-    The whole activity, as UTF-8 JSON, stays within TEXT_LIMIT bytes: the text gives way. ``personal``
-    states the scope; the reply is the same in 1:1 chats and channels. Raises ValueError when the card
-    is shown and ``answer_id`` is empty.
+    The whole activity, as UTF-8 JSON, stays within TEXT_LIMIT bytes: the text gives way. The reply is
+    the same in 1:1 chats and channels. Raises ValueError when the card is shown and ``answer_id`` is
+    empty.
     """
     rated = not answer.abstained and answer.reason in ANSWERED_REASONS
     activity: dict[str, Any] = {

@@ -141,7 +141,7 @@ class TeamsHandler:
 
     def _activity_of(self, reply: Reply) -> dict[str, Any]:
         if reply.answer is not None:
-            return convert.answer_activity(reply.answer, answer_id=reply.answer_id, personal=True)
+            return convert.answer_activity(reply.answer, answer_id=reply.answer_id)
         return convert.notice_activity(reply.text)
 
     async def _deliver(self, turn: TeamsTurn, reply: Reply, msg: Incoming) -> None:

@@ -185,7 +185,7 @@ def test_policy_for_the_default_otherwise() -> None:
 
 def test_answer_has_one_root_message_entity_with_the_ai_label_and_citations_at_the_markers() -> None:
     activity = answer_activity(answer("Refunds [1]; plans [2].", citations=(REFUNDS, PLANS)),
-                               answer_id="a1", personal=False)
+                               answer_id="a1")
     assert activity["type"] == "message" and activity["textFormat"] == "markdown"
     assert activity["text"] == "Refunds [1]; plans [2]."
     (root,) = root_entities(activity)
@@ -206,7 +206,7 @@ def test_answer_has_one_root_message_entity_with_the_ai_label_and_citations_at_t
 
 
 def test_answer_without_citations_still_carries_the_ai_label() -> None:
-    activity = answer_activity(answer("Go to Settings.", citations=()), answer_id="a1", personal=True)
+    activity = answer_activity(answer("Go to Settings.", citations=()), answer_id="a1")
     (root,) = root_entities(activity)
     assert root["additionalType"] == ["AIGeneratedContent"]
     assert "citation" not in root
@@ -216,7 +216,7 @@ def test_at_most_ten_citations_of_twelve() -> None:
     many = tuple(Citation(n, f"Article {n}", f"https://help.example.test/{n}", f"doc{n}", "snippet")
                  for n in range(1, 13))
     text = " ".join(f"fact [{n}]." for n in range(1, 13))
-    (root,) = root_entities(answer_activity(answer(text, citations=many), answer_id="a1", personal=False))
+    (root,) = root_entities(answer_activity(answer(text, citations=many), answer_id="a1"))
     assert len(root["citation"]) == MAX_CITATIONS == 10
     assert [c["position"] for c in root["citation"]] == list(range(1, 11))
 
@@ -225,21 +225,20 @@ def test_a_repeated_or_non_positive_marker_becomes_one_citation_each() -> None:
     again = Citation(1, "Refunds again", "https://help.example.test/again", "again", "dup")
     zero = Citation(0, "Zero", "https://help.example.test/zero", "zero", "no marker")
     cited = (REFUNDS, again, zero, PLANS)
-    (root,) = root_entities(answer_activity(answer("a [1] b [2]", citations=cited), answer_id="a1",
-                                            personal=False))
+    (root,) = root_entities(answer_activity(answer("a [1] b [2]", citations=cited), answer_id="a1"))
     assert [(c["position"], c["appearance"]["name"]) for c in root["citation"]] == [
         (1, "Request a refund"), (2, "Plans & pricing")]
 
 
 def test_a_link_that_is_not_http_is_left_out() -> None:
     odd = Citation(1, "Local file", "file:///etc/passwd", "local", "text")
-    (root,) = root_entities(answer_activity(answer("x [1]", citations=(odd,)), answer_id="a1", personal=False))
+    (root,) = root_entities(answer_activity(answer("x [1]", citations=(odd,)), answer_id="a1"))
     assert "url" not in root["citation"][0]["appearance"]
 
 
 def test_citation_abstract_is_collapsed_and_clipped_title_clipped_and_empty_url_omitted() -> None:
     long = Citation(3, "T" * 200, "", "internal", "word  \n " * 100)
-    (root,) = root_entities(answer_activity(answer("x [3]", citations=(long,)), answer_id="a1", personal=False))
+    (root,) = root_entities(answer_activity(answer("x [3]", citations=(long,)), answer_id="a1"))
     appearance = root["citation"][0]["appearance"]
     assert root["citation"][0]["position"] == 3
     assert "url" not in appearance
@@ -249,7 +248,7 @@ def test_citation_abstract_is_collapsed_and_clipped_title_clipped_and_empty_url_
 
 
 def test_feedback_loop_and_ask_a_person_on_an_answered_question() -> None:
-    activity = answer_activity(answer(), answer_id="ans-42", personal=False)
+    activity = answer_activity(answer(), answer_id="ans-42")
     assert activity["channelData"] == {"feedbackLoopEnabled": True}
     (card,) = ask_person_cards(activity)
     content = card["content"]
@@ -262,7 +261,7 @@ def test_feedback_loop_and_ask_a_person_on_an_answered_question() -> None:
 
 @pytest.mark.parametrize("reason", [Reason.LLM_TIMEOUT, Reason.LLM_ERROR, Reason.UNGROUNDED])
 def test_model_fallbacks_are_rateable_too(reason: Reason) -> None:
-    activity = answer_activity(answer(reason=reason), answer_id="a1", personal=False)
+    activity = answer_activity(answer(reason=reason), answer_id="a1")
     assert activity["channelData"] == {"feedbackLoopEnabled": True}
     assert ask_person_cards(activity)
 
@@ -270,7 +269,6 @@ def test_model_fallbacks_are_rateable_too(reason: Reason) -> None:
 def test_not_covered_offers_a_person_but_no_feedback() -> None:
     activity = answer_activity(
         Answer(text="I couldn't find this.", abstained=True, reason=Reason.NOT_COVERED), answer_id="a1",
-        personal=False,
     )
     assert "channelData" not in activity
     assert len(ask_person_cards(activity)) == 1
@@ -279,7 +277,7 @@ def test_not_covered_offers_a_person_but_no_feedback() -> None:
 
 @pytest.mark.parametrize("reason", [Reason.ERROR, Reason.NO_INDEX, Reason.EMPTY_QUESTION])
 def test_errors_have_neither_feedback_nor_a_person_button(reason: Reason) -> None:
-    activity = answer_activity(Answer(text="Sorry.", abstained=True, reason=reason), answer_id="", personal=False)
+    activity = answer_activity(Answer(text="Sorry.", abstained=True, reason=reason), answer_id="")
     assert "channelData" not in activity
     assert "attachments" not in activity
     assert len(root_entities(activity)) == 1
@@ -287,23 +285,23 @@ def test_errors_have_neither_feedback_nor_a_person_button(reason: Reason) -> Non
 
 def test_a_button_needs_an_answer_id() -> None:
     with pytest.raises(ValueError, match="answer_id"):
-        answer_activity(answer(), answer_id="", personal=False)
+        answer_activity(answer(), answer_id="")
 
 
 @pytest.mark.parametrize("confidence", [Confidence.MEDIUM, Confidence.LOW])
 def test_a_quiet_note_when_not_sure(confidence: Confidence) -> None:
-    text = answer_activity(answer(confidence=confidence), answer_id="a1", personal=False)["text"]
+    text = answer_activity(answer(confidence=confidence), answer_id="a1")["text"]
     assert text.endswith(f"\n\n_{strings.LOW_CONFIDENCE}_")
     assert text.startswith("Annual plans can be refunded in full within 30 days [1].")
 
 
 def test_no_note_when_confident() -> None:
-    text = answer_activity(answer(confidence=Confidence.HIGH), answer_id="a1", personal=False)["text"]
+    text = answer_activity(answer(confidence=Confidence.HIGH), answer_id="a1")["text"]
     assert strings.LOW_CONFIDENCE not in text
 
 
 def test_an_empty_answer_text_is_never_sent_empty() -> None:
-    activity = answer_activity(answer("  ", citations=()), answer_id="a1", personal=False)
+    activity = answer_activity(answer("  ", citations=()), answer_id="a1")
     assert activity["text"].startswith(strings.NO_ANSWER)
 
 
@@ -311,8 +309,7 @@ def test_a_long_answer_is_clipped_to_the_limit_and_keeps_the_note() -> None:
     many = tuple(Citation(n, f"Article {n}", f"https://help.example.test/{n}", f"doc{n}", "s " * 200)
                  for n in range(1, 11))
     body = "Refunds take time [1]. " * 3000  # ~69,000 characters
-    activity = answer_activity(answer(body, citations=many, confidence=Confidence.LOW), answer_id="a1",
-                               personal=False)
+    activity = answer_activity(answer(body, citations=many, confidence=Confidence.LOW), answer_id="a1")
     text = activity["text"]
     assert len(text) <= TEXT_LIMIT
     assert text.startswith("Refunds take time [1].")
@@ -322,7 +319,7 @@ def test_a_long_answer_is_clipped_to_the_limit_and_keeps_the_note() -> None:
 
 
 def test_a_long_non_ascii_answer_is_clipped_by_its_size_in_bytes() -> None:
-    activity = answer_activity(answer("返金 " * 20_000, citations=()), answer_id="a1", personal=False)
+    activity = answer_activity(answer("返金 " * 20_000, citations=()), answer_id="a1")
     assert len(activity["text"].encode()) <= TEXT_LIMIT
     assert activity["text"].endswith("…")
 
@@ -415,6 +412,6 @@ def test_parse_ask_person() -> None:
 
 
 def test_the_card_round_trips_to_parse_ask_person() -> None:
-    (card,) = ask_person_cards(answer_activity(answer(), answer_id="ans-7", personal=True))
+    (card,) = ask_person_cards(answer_activity(answer(), answer_id="ans-7"))
     data = card["content"]["actions"][0]["data"]
     assert parse_ask_person(channel_message("", value=data)) == "ans-7"
