@@ -73,8 +73,9 @@ class KbCommand:
     """The admin commands over one knowledge base, worded with a platform's strings module."""
 
     def __init__(self, *, kb: KnowledgeBase, admins: frozenset[str], helpcentre_dir: Path | None,
-                 strings: Any) -> None:
+                 strings: Any, on_reload: Callable[[float, bool], None] | None = None) -> None:
         self.s = strings
+        self.on_reload = on_reload  # (seconds, succeeded), for metrics
         self.kb = kb
         self.admins = admins
         self.helpcentre_dir = helpcentre_dir
@@ -124,8 +125,10 @@ class KbCommand:
         task.add_done_callback(self.tasks.discard)
 
     async def _reload_in_background(self, folder: Path, respond: Respond) -> None:
+        t0, ok = time.perf_counter(), False
         try:
             report = await self._off_loop(self.kb.reload, folder)
+            ok = True
             text = reload_text(report, self.s)
             log.info("kb reload finished: %s", report.summary())
         except ReloadInProgress:
@@ -138,6 +141,8 @@ class KbCommand:
             log.exception("kb reload failed")
             live = self.kb.pointer.read().current
             text = self.s.KB_RELOAD_FAILED.format(error=type(exc).__name__, version=live)
+        if self.on_reload is not None:
+            self.on_reload(time.perf_counter() - t0, ok)
         try:
             await respond(text)
         except Exception:

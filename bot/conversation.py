@@ -33,6 +33,27 @@ class Answerer(Protocol):
     def answer(self, question: str, history: Sequence[Turn] = (), scope: Scope | None = None) -> Answer: ...
 
 
+class TurnObserver(Protocol):
+    """Told what each turn came to, for metrics (``adapters/server/metrics.py``); never told any text."""
+
+    def admitted(self, platform: str, outcome: str) -> None: ...
+
+    def answered(self, platform: str, answer: Answer, seconds: float) -> None: ...
+
+    def rated(self, platform: str, kind: str) -> None: ...
+
+
+class _Unobserved:
+    def admitted(self, platform: str, outcome: str) -> None:
+        pass
+
+    def answered(self, platform: str, answer: Answer, seconds: float) -> None:
+        pass
+
+    def rated(self, platform: str, kind: str) -> None:
+        pass
+
+
 class Outcome(StrEnum):
     ANSWERED = "answered"  # ``answer`` is set (it may itself be a short reason: not covered, error…)
     DUPLICATE = "duplicate"  # another delivery of a message already claimed: send nothing
@@ -84,11 +105,13 @@ def voter_id(answer_id: str, user_id: str) -> str:
 
 class SupportBot:
     def __init__(
-        self, *, engine: Answerer, store: ConversationStore, clock: Callable[[], float] = time.time
+        self, *, engine: Answerer, store: ConversationStore, clock: Callable[[], float] = time.time,
+        observer: TurnObserver | None = None,
     ) -> None:
         self.engine = engine
         self.store = store
         self.clock = clock
+        self.observer: TurnObserver = observer or _Unobserved()
 
     def handle(self, msg: Incoming) -> Reply:
         """Always a reply (answer, short reason or "slow down") unless the message is a duplicate."""
@@ -96,24 +119,31 @@ class SupportBot:
 
     def admit(self, msg: Incoming) -> Reply | None:
         """None when the message is to be answered; else the reply instead (duplicate, slow down)."""
+        platform = msg.key.platform
         if not self.store.claim_message(msg.identity):
             log.info("duplicate message %s ignored", msg.identity)
+            self.observer.admitted(platform, Outcome.DUPLICATE)
             return Reply(Outcome.DUPLICATE)
         if not self.store.allow(msg.user_id):
             self.store.count(str(Outcome.RATE_LIMITED), self.clock())
+            self.observer.admitted(platform, Outcome.RATE_LIMITED)
             return Reply(Outcome.RATE_LIMITED, text=messages.SLOW_DOWN)
+        self.observer.admitted(platform, Outcome.ANSWERED)
         return None
 
     def answer(self, msg: Incoming) -> Reply:
         """Answer an admitted message with its thread's history, and remember the turn."""
         now = self.clock()
+        t0 = time.perf_counter()
         answer = self.engine.answer(msg.text, self.store.history(msg.key), msg.scope)
+        self.observer.answered(msg.key.platform, answer, time.perf_counter() - t0)
         self._remember(msg, answer, now)
         return Reply(Outcome.ANSWERED, text=answer.text, answer=answer, answer_id=msg.identity)
 
-    def busy(self) -> Reply:
+    def busy(self, msg: Incoming) -> Reply:
         """The reply for an admitted message that no worker can take now (counted for the report)."""
         self.store.count(str(Outcome.BUSY), self.clock())
+        self.observer.admitted(msg.key.platform, Outcome.BUSY)
         return Reply(Outcome.BUSY, text=messages.BUSY)
 
     def alias(self, answer_id: str, alias: str) -> bool:
@@ -149,6 +179,7 @@ class SupportBot:
                            channel=rec.channel, at=now, voter=voter_id(answer_id, user_id), comment=comment)
         )
         self.store.count(f"feedback_{kind}", now)
+        self.observer.rated(answer_id.partition(":")[0].partition("-")[0], kind)  # "teams-reply:…" too
         return Rated(True, messages.RATING_CHANGED if old_kind else _THANKS[kind])
 
     def _remember(self, msg: Incoming, answer: Answer, now: float) -> None:

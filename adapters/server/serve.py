@@ -24,11 +24,14 @@ import aiohttp
 from aiohttp import web
 
 from adapters.app import build_engine, build_kb, build_redis, build_store
+from adapters.redis_client import RedisGuard
+from adapters.server.metrics import Metrics
 from adapters.server.pool import AnswerPool, default_workers
 from adapters.server.web import SlackRoute, build_web_app
 from adapters.settings import Settings
 from bot.conversation import SupportBot
 from bot.policy import Policies, PolicyError, load_policies
+from knowledge.kb import KnowledgeBase
 
 log = logging.getLogger("supportbot.serve")
 
@@ -102,6 +105,29 @@ def freeze_heap() -> float:
     return (time.perf_counter() - t0) * 1000
 
 
+def check_health(kb: KnowledgeBase, redis: RedisGuard | None, backend: str, platforms: list[str],
+                 p: Plan) -> dict[str, Any]:
+    """Each part's state, probed now (a blocking call: run it off the event loop). ``ok`` is False when a
+    required part is down: Redis (when configured), Chroma, or no index to answer from."""
+    doc: dict[str, Any] = {"backend": backend, "platforms": platforms}
+    if p.teams:
+        doc["teams_auth"] = "on" if p.teams_auth else "OFF (development only)"
+    redis_ok = True
+    if redis is not None:
+        redis_ok = redis.call("health ping", lambda: bool(redis.client.ping()), False)
+        doc["redis"] = "up" if redis_ok else "down"
+    try:
+        kb.store.client.heartbeat()
+        doc["chroma"] = "up"
+        live = kb.live()
+        doc["index_version"] = live.version if live else None
+        doc["chunks"] = live.size if live else 0
+    except Exception as exc:  # the Chroma server unreachable, its directory unreadable
+        doc.update(chroma=f"down ({type(exc).__name__})", index_version=None, chunks=0)
+    doc["ok"] = redis_ok and doc["chroma"] == "up" and doc["index_version"] is not None
+    return doc
+
+
 class Server:
     """Everything one `serve` process holds; ``start`` / ``stop`` are also used by tests and benches."""
 
@@ -113,6 +139,7 @@ class Server:
         self.pool: AnswerPool | None = None
         self.session: aiohttp.ClientSession | None = None
         self.teams_handler: Any = None
+        self.metrics: Metrics | None = None
 
     async def start(self) -> None:
         settings, p = self.settings, self.plan
@@ -122,7 +149,8 @@ class Server:
         kb = build_kb(settings, redis=redis)
         engine = build_engine(settings, kb)
         choice = build_store(settings, redis)
-        bot = SupportBot(engine=engine, store=choice.store)
+        self.metrics = metrics = Metrics()
+        bot = SupportBot(engine=engine, store=choice.store, observer=metrics)
         await asyncio.get_running_loop().run_in_executor(None, engine.answer, WARM_UP_QUESTION)
         frozen_ms = freeze_heap()
         log.info("warm in %.1f s (index version %s, state in %s, %s, gc.freeze %.0f ms)",
@@ -137,24 +165,31 @@ class Server:
             token, secret = settings.slack_bot_token or "", settings.slack_signing_secret or ""
             deps = SlackDeps(bot=bot, kb=kb, pool=pool, policies=p.policies, admins=settings.slack_admins,
                              helpcentre_dir=settings.helpcentre_dir,
-                             working_signal_after_s=settings.working_signal_after_s)
+                             working_signal_after_s=settings.working_signal_after_s,
+                             on_reload=metrics.reloaded)
             self.session = aiohttp.ClientSession()
             slack_app, self.surface = build_slack_app(
                 deps, token=token, signing_secret=secret or "socket-mode", api_url=settings.slack_api_url,
                 session=self.session)
             route = SlackRoute(slack_app, secret) if p.slack_http else None
-        teams_route = self._teams_route(bot, kb, pool) if p.teams else None
+        teams_route = self._teams_route(bot, kb, pool, metrics) if p.teams else None
 
-        def health() -> dict[str, Any]:
-            doc: dict[str, Any] = {"ok": True, "kb_version": kb.pointer.read().current,
-                                   "state_healthy": choice.store.healthy(),
-                                   "answers_pending": pool.pending, "workers": pool.workers}
-            if p.teams:
-                doc["teams_auth"] = "on" if p.teams_auth else "OFF (development only)"
-            return doc
+        metrics.gauge("supportbot_answers_pending", "Questions running or waiting in the answer pool.",
+                      lambda: pool.pending)
+        if redis is not None:
+            metrics.gauge("supportbot_redis_degraded_calls",
+                          "Redis calls that degraded (Redis down or slow).", lambda: redis.degraded_calls)
+        enabled = (("slack", p.slack_http or p.slack_socket), ("teams", p.teams))
+        platforms = [name for name, on in enabled if on]
 
-        self.runner = web.AppRunner(build_web_app(slack=route, teams=teams_route, health=health),
-                                    access_log=None)
+        async def health() -> tuple[int, dict[str, Any]]:
+            doc = await asyncio.get_running_loop().run_in_executor(
+                None, lambda: check_health(kb, redis, settings.llm, platforms, p))
+            doc.update(answers_pending=pool.pending, workers=pool.workers)
+            return (200 if doc["ok"] else 503), doc
+
+        app = build_web_app(slack=route, teams=teams_route, health=health, metrics_=metrics)
+        self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.host, self.port)
         await site.start()
@@ -171,7 +206,7 @@ class Server:
             served.append(f"Teams via POST {base}/api/messages")
         log.info("supportbot is serving: %s; health at %s/healthz", "; ".join(served), base)
 
-    def _teams_route(self, bot: SupportBot, kb: Any, pool: AnswerPool) -> Any:
+    def _teams_route(self, bot: SupportBot, kb: Any, pool: AnswerPool, metrics: Metrics) -> Any:
         from adapters.teams.botframework import BotFrameworkTransport
         from adapters.teams.handler import TeamsDeps, TeamsHandler
         from adapters.teams.route import TeamsRoute
@@ -185,7 +220,7 @@ class Server:
             openid_metadata_url=settings.teams_openid_metadata_url)
         deps = TeamsDeps(bot=bot, pool=pool, kb=kb, policies=self.plan.policies, admins=settings.teams_admins,
                          helpcentre_dir=settings.helpcentre_dir,
-                         inline_budget_s=settings.teams_inline_budget_s)
+                         inline_budget_s=settings.teams_inline_budget_s, on_reload=metrics.reloaded)
         self.teams_handler = TeamsHandler(deps, transport)
         return TeamsRoute(transport, self.teams_handler)
 

@@ -1,5 +1,6 @@
 """The one aiohttp application: Slack at ``POST /slack/events`` (events, interactivity and slash
-commands), Teams at ``POST /api/messages`` (``adapters/teams/route.py``), ``GET /healthz``.
+commands), Teams at ``POST /api/messages`` (``adapters/teams/route.py``), ``GET /healthz`` and
+``GET /metrics`` (Prometheus).
 
 The Slack route refuses a request whose signature or timestamp is wrong with 401 before reading it
 (platform rules, "Slack"), a body it cannot parse with 400, and hands the rest to Bolt, which
@@ -22,6 +23,8 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
+
+from adapters.server.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -79,23 +82,37 @@ def _check_parses(body: str, content_type: str) -> None:
         raise ValueError("empty body")
 
 
+Health = Callable[[], Awaitable[tuple[int, dict[str, Any]]]]
+HEALTH: web.AppKey[Health] = web.AppKey("health", Callable)  # type: ignore[arg-type]
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
+
+
 async def healthz(request: web.Request) -> web.Response:
+    """200 and the parts' states while everything required is up; 503 otherwise (readiness probes)."""
     health = request.app.get(HEALTH)
-    return web.json_response(health() if health else {"ok": True})
+    if health is None:
+        return web.json_response({"ok": True})
+    status, doc = await health()
+    return web.json_response(doc, status=status)
 
 
-HEALTH: web.AppKey[Callable[[], dict[str, Any]]] = web.AppKey("health", Callable[[], dict[str, Any]])  # type: ignore[arg-type]
+async def metrics(request: web.Request) -> web.Response:
+    body, content_type = request.app[METRICS].render()
+    return web.Response(body=body, headers={"Content-Type": content_type})
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def build_web_app(*, slack: SlackRoute | None, teams: Handler | None = None,
-                  health: Callable[[], dict[str, Any]] | None = None) -> web.Application:
+def build_web_app(*, slack: SlackRoute | None, teams: Handler | None = None, health: Health | None = None,
+                  metrics_: Metrics | None = None) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     if health is not None:
         app[HEALTH] = health
     app.router.add_get("/healthz", healthz)
+    if metrics_ is not None:
+        app[METRICS] = metrics_
+        app.router.add_get("/metrics", metrics)
     if slack is not None:
         app.router.add_post("/slack/events", slack)
     if teams is not None:

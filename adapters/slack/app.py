@@ -42,7 +42,7 @@ class SlackSurface:
         self.conversations = Conversations(deps, self._io)
         self.feedback = Feedback(deps, self._io)
         self.kb_command = KbCommand(kb=deps.kb, admins=deps.admins, helpcentre_dir=deps.helpcentre_dir,
-                                    strings=strings)
+                                    strings=strings, on_reload=deps.on_reload)
 
     def register(self, app: AsyncApp) -> None:
         c, f = self.conversations, self.feedback

@@ -42,6 +42,7 @@ class SlackDeps:
     admins: frozenset[str] = frozenset()
     helpcentre_dir: Path | None = None
     working_signal_after_s: float = 0.5  # answers quicker than this show no "working on it" signal
+    on_reload: Callable[[float, bool], None] | None = None  # (seconds, succeeded) of each /kb reload
 
 
 class Listeners:

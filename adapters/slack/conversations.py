@@ -92,7 +92,7 @@ class Conversations(Listeners):
         except PoolFull:
             log.warning("answer pool full (%d waiting): told %s we are busy", self.d.pool.pending,
                         msg.identity)
-            reply = await self.off_loop(self.d.bot.busy)
+            reply = await self.off_loop(self.d.bot.busy, msg)
         except Exception:
             log.exception("answering %s failed", msg.identity)
             reply = Reply(Outcome.ANSWERED, text=s.ERROR)

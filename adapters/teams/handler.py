@@ -43,6 +43,7 @@ class TeamsDeps:
     admins: frozenset[str] = frozenset()
     helpcentre_dir: Path | None = None
     inline_budget_s: float = 5.0  # answers slower than this are sent proactively
+    on_reload: Callable[[float, bool], None] | None = None  # (seconds, succeeded) of each reload
 
 
 class TeamsHandler:
@@ -52,7 +53,7 @@ class TeamsHandler:
         self.d = deps
         self.transport = transport
         self.kb_command = KbCommand(kb=deps.kb, admins=deps.admins, helpcentre_dir=deps.helpcentre_dir,
-                                    strings=s)
+                                    strings=s, on_reload=deps.on_reload)
         self._io = ThreadPoolExecutor(max_workers=4, thread_name_prefix="teams-io")
         self.tasks: set[asyncio.Future[Any]] = set()
 
@@ -134,7 +135,7 @@ class TeamsHandler:
         except PoolFull:
             log.warning("answer pool full (%d waiting): told %s we are busy", self.d.pool.pending,
                         msg.identity)
-            return await self._off_loop(self.d.bot.busy)
+            return await self._off_loop(self.d.bot.busy, msg)
         except Exception:
             log.exception("answering %s failed", msg.identity)
             return Reply(Outcome.ANSWERED, text=s.ERROR)

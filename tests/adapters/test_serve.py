@@ -10,10 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from adapters.redis_client import RedisGuard, connect
 from adapters.server.pool import AnswerPool, PoolFull, default_workers
-from adapters.server.serve import NO_PLATFORM, StartupError, plan
+from adapters.server.serve import NO_PLATFORM, StartupError, check_health, plan
 from adapters.server.web import valid_signature
 from adapters.settings import Settings
+from knowledge.kb import KnowledgeBase
+from tests.conftest import REDIS_URL, free_port
 from tests.fakes.slack_api import sign
 
 
@@ -97,3 +100,19 @@ def test_the_transport_refuses_an_empty_app_id_without_the_development_flag() ->
         BotFrameworkTransport(app_id="")
     assert BotFrameworkTransport(app_id="", no_auth=True).no_auth
     assert not BotFrameworkTransport(app_id="11111111-2222-3333-4444-555555555555", app_password="pw").no_auth
+
+
+def test_health_is_not_ok_without_an_index_or_with_redis_down(
+    kb: KnowledgeBase, kb_empty: KnowledgeBase, helpcentre: Path
+) -> None:
+    kb.reload(helpcentre)
+    p = plan(settings(teams_dev_no_auth=True), socket_mode=False)
+    up = RedisGuard(connect(REDIS_URL))
+    down = RedisGuard(connect(f"redis://127.0.0.1:{free_port()}/0", timeout_s=0.2))
+    good = check_health(kb, up, "extractive", ["teams"], p)
+    assert good["ok"] and good["redis"] == "up" and good["chroma"] == "up" and good["index_version"] == 1
+    assert good["chunks"] > 0 and good["teams_auth"] == "OFF (development only)"
+    assert check_health(kb_empty, up, "extractive", ["teams"], p)["ok"] is False  # nothing to answer from
+    no_redis = check_health(kb, down, "extractive", ["teams"], p)
+    assert no_redis["ok"] is False and no_redis["redis"] == "down"
+    assert check_health(kb, None, "extractive", ["teams"], p)["ok"]  # no REDIS_URL: not required

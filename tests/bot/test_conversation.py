@@ -171,7 +171,7 @@ def test_admit_then_answer_is_handle_and_busy_is_counted(
     assert bot.admit(msg) is None
     assert bot.admit(msg) == Reply(Outcome.DUPLICATE)  # claimed by the first admit
     assert bot.answer(msg).answer is not None
-    assert bot.busy() == Reply(Outcome.BUSY, text=messages.BUSY)
+    assert bot.busy(msg) == Reply(Outcome.BUSY, text=messages.BUSY)
     counts = bot.store.counts(clock(), clock())
     assert counts["busy"] == 1 and counts["asked:billing/refunds.md"] == 1
     assert build_report(bot.store, since=clock(), until=clock()).busy == 1

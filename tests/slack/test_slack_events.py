@@ -339,3 +339,44 @@ def test_the_web_apis_429_is_retried_after_retry_after(slackbot: SlackBot) -> No
     assert limited and slackbot.slack.of("chat.postMessage", channel="C0429")[0].at - limited[-1].at >= 0.9
     assert "billing/refunds" in blocks_text(reply)
 
+
+
+# -- operations -------------------------------------------------------------------------------------------
+
+
+def metric(slackbot: SlackBot, name: str, **labels: str) -> float:
+    """One sample of GET /metrics (0 when absent)."""
+    import urllib.request
+
+    text = urllib.request.urlopen(slackbot.url + "/metrics", timeout=10).read().decode()
+    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        head, _, value = line.rpartition(" ")
+        if head.startswith(name) and (head == name or head == f"{name}{{{want}}}"):
+            return float(value)
+    return 0.0
+
+
+def test_health_and_metrics_say_how_the_server_is(slackbot: SlackBot) -> None:
+    import urllib.request
+
+    health = json.loads(urllib.request.urlopen(slackbot.url + "/healthz", timeout=10).read())
+    assert health["ok"] and health["redis"] == "up" and health["chroma"] == "up"
+    assert health["index_version"] >= 1 and health["chunks"] > 0 and health["platforms"] == ["slack"]
+    answered = metric(slackbot, "supportbot_requests_total", outcome="answered", platform="slack")
+    duplicates = metric(slackbot, "supportbot_requests_total", outcome="duplicate", platform="slack")
+    helpful = metric(slackbot, "supportbot_feedback_total", kind="helpful", platform="slack")
+    ts = slackbot.mention("How do I get a refund?", channel="C0METRICS")
+    slackbot.send_event({"type": "message", "user": "U1", "text": f"<@{BOT_USER}> How do I get a refund?",
+                         "ts": ts, "channel": "C0METRICS", "channel_type": "channel", "event_ts": ts})
+    (reply,) = slackbot.replies_in("C0METRICS", ts)
+    slackbot.click({"type": "feedback_buttons", "action_id": "sb_feedback",
+                    "value": f"helpful|{answer_id('C0METRICS', ts)}"}, user="UMETRIC", channel="C0METRICS",
+                   message={"ts": "9.9", "thread_ts": ts, "blocks": reply["blocks"]})
+    slackbot.slack.wait_for("chat.postEphemeral", channel="C0METRICS", user="UMETRIC")
+    time.sleep(0.5)
+    assert metric(slackbot, "supportbot_requests_total", outcome="answered", platform="slack") == answered + 1
+    assert metric(slackbot, "supportbot_requests_total", outcome="duplicate", platform="slack") == duplicates + 1
+    assert metric(slackbot, "supportbot_feedback_total", kind="helpful", platform="slack") == helpful + 1
+    assert metric(slackbot, "supportbot_answer_seconds_count", backend="extractive") >= 1
+    assert metric(slackbot, "supportbot_answers_pending") == 0
