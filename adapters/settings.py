@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -105,6 +106,12 @@ class Settings(BaseSettings):
         0.55, validation_alias=AliasChoices("SUPPORTBOT_ABSTAIN_THRESHOLD", "abstain_threshold"),
         description="Coverage score below which the bot says the help centre doesn't cover a question "
         "(0.55 answers nearly every covered question; 0.75 strict: declines more, answers less).",
+    )
+
+    log_format: Literal["text", "json"] = Field(
+        "text", validation_alias=AliasChoices("SUPPORTBOT_LOG_FORMAT", "log_format"),
+        description="text for people, json for a log pipeline (one object a line). Message text, tokens "
+        "and secrets are never logged.",
     )
 
     # --- the server (supportbot serve) ----------------------------------------------------------

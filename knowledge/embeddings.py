@@ -127,7 +127,8 @@ class MiniLMEmbedder(Embeddings):
 
     def _encode_raw(self, batch: list[str]) -> np.ndarray:
         out: Any = self.model.encode(
-            batch, batch_size=len(batch), normalize_embeddings=True, convert_to_numpy=True
+            batch, batch_size=len(batch), normalize_embeddings=True, convert_to_numpy=True,
+            show_progress_bar=False,  # it would draw one per call in a server's log at INFO level
         )
         return np.asarray(out, dtype=np.float32)
 

@@ -385,10 +385,12 @@ def serve(
         "--slack-socket-mode", help="Connect to Slack through Socket Mode (SLACK_APP_TOKEN) instead of "
         "receiving requests at /slack/events: for workspaces without a public URL.")] = False,
 ) -> None:
+    from adapters.logs import configure
     from adapters.server.serve import run
 
-    logging.getLogger().setLevel(logging.INFO)
-    code = run(load_settings(), host=host, port=port, socket_mode=slack_socket_mode)
+    settings = load_settings()
+    configure(settings.log_format, logging.INFO)
+    code = run(settings, host=host, port=port, socket_mode=slack_socket_mode)
     if code:
         raise typer.Exit(code)
 
@@ -426,8 +428,19 @@ def teams_package(
     out.print(msg.TEAMS_PACKAGE_WROTE.format(path=written), markup=False, highlight=False)
 
 
+def configure_logging() -> None:
+    """Warnings and errors on stderr, in the format the settings ask for (text unless told json)."""
+    from adapters.logs import configure
+
+    try:
+        fmt = load_settings().log_format
+    except Exception:  # a bad setting is reported by the command itself
+        fmt = "text"
+    configure(fmt, logging.WARNING)
+
+
 def main() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     try:
         app()
     except PointerUnreadable as exc:

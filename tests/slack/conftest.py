@@ -141,7 +141,7 @@ def launch(root: Path, *, socket_mode: bool = False) -> Iterator[SlackBot]:
         SLACK_BOT_TOKEN="xoxb-test", SLACK_API_URL=slack.api_url,
         SLACK_ADMIN_USERS=f"{ADMIN},UADMIN2", SUPPORTBOT_HELPCENTRE_DIR=str(helpcentre),
         SUPPORTBOT_CHANNELS_FILE=str(root / "channels.yml"), SUPPORTBOT_WORKING_SIGNAL_AFTER_S="0",
-        SUPPORTBOT_RATE_BURST=str(RATE_BURST),
+        SUPPORTBOT_RATE_BURST=str(RATE_BURST), SUPPORTBOT_LOG_FORMAT="json",
         **({"SLACK_APP_TOKEN": "xapp-test"} if socket_mode else {"SLACK_SIGNING_SECRET": SECRET}),
     )
     ingest(env, helpcentre)

@@ -380,3 +380,25 @@ def test_health_and_metrics_say_how_the_server_is(slackbot: SlackBot) -> None:
     assert metric(slackbot, "supportbot_feedback_total", kind="helpful", platform="slack") == helpful + 1
     assert metric(slackbot, "supportbot_answer_seconds_count", backend="extractive") >= 1
     assert metric(slackbot, "supportbot_answers_pending") == 0
+
+
+def test_the_log_is_json_and_never_holds_message_text_tokens_or_secrets(slackbot: SlackBot) -> None:
+    question = "Which calendar error means the connection token expired?"
+    ts = slackbot.mention(question, channel="C0LOGS")
+    (reply,) = slackbot.replies_in("C0LOGS", ts)
+    aid = answer_id("C0LOGS", ts)
+    slackbot.click({"type": "feedback_buttons", "action_id": "sb_feedback", "value": f"not_helpful|{aid}"},
+                   user="ULOG", channel="C0LOGS", message={"ts": "9.8", "thread_ts": ts, "blocks": reply["blocks"]})
+    slackbot.slack.wait_for("chat.postEphemeral", channel="C0LOGS", user="ULOG")
+    assert slackbot.command("status", hook="logs").status == 200
+    slackbot.slack.wait_for("/hooks/logs")
+    time.sleep(0.5)
+    lines = [line for line in slackbot.log.read_text().splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line is one JSON object
+    assert {"ts", "level", "logger", "msg"} <= set(records[-1]) and len(records) > 10
+    text = "\n".join(lines).casefold()
+    answer_sentence = reply["text"].split("[")[0].strip().casefold()
+    for secret in (question.casefold(), "connection token expired", answer_sentence, "xoxb-test", SECRET,
+                   "how do i get a refund", "annual plans can be refunded"):
+        assert secret not in text, secret
+    assert aid in "\n".join(lines)  # ids are logged: what happened can still be followed

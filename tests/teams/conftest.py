@@ -81,7 +81,8 @@ def launch(root: Path, *, auth: bool = False, **env_extra: str) -> Iterator[Team
              if auth else {"SUPPORTBOT_TEAMS_DEV_NO_AUTH": "1"})
     env = _env(SUPPORTBOT_DATA_DIR=str(root / "data"), REDIS_URL=REDIS_URL, SUPPORTBOT_REDIS_PREFIX=prefix,
                TEAMS_ADMIN_IDS=ADMIN, SUPPORTBOT_HELPCENTRE_DIR=str(helpcentre),
-               SUPPORTBOT_CHANNELS_FILE=str(root / "channels.yml"), SUPPORTBOT_RATE_BURST="30", **teams,
+               SUPPORTBOT_CHANNELS_FILE=str(root / "channels.yml"), SUPPORTBOT_RATE_BURST="30",
+               SUPPORTBOT_LOG_FORMAT="json", **teams,
                **env_extra)
     ingest(env, helpcentre)
     log = root / "server.log"

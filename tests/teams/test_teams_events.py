@@ -166,3 +166,19 @@ def test_bad_input_gets_4xx_or_a_short_reply_never_5xx(teamsbot: TeamsBot) -> No
     assert teamsbot.connector.of(conversation_id="a:p-bad") == []
     assert teamsbot.alive()["teams_auth"] == "OFF (development only)"
     assert json.dumps(teamsbot.alive())
+
+
+def test_the_log_is_json_and_never_holds_message_text(teamsbot: TeamsBot) -> None:
+    question = "Which calendar error means the connection token expired?"
+    teamsbot.ask(question, conversation_id="a:p-logs")
+    (reply,) = teamsbot.replies("a:p-logs")
+    (sent,) = teamsbot.connector.of(type="message", conversation_id="a:p-logs")
+    teamsbot.post(feedback_invoke(reaction="dislike", reply_to_id=sent.id, service_url=teamsbot.connector.service_url,
+                                  conversation_id="a:p-logs", comment="secret comment text"))
+    time.sleep(0.5)
+    lines = [line for line in teamsbot.log.read_text().splitlines() if line.strip()]
+    assert all(isinstance(json.loads(line), dict) for line in lines)
+    text = "\n".join(lines).casefold()
+    for secret in (question.casefold(), reply["text"].split("[")[0].strip().casefold(), "secret comment text",
+                   "how do i get a refund"):
+        assert secret not in text, secret
