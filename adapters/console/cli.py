@@ -46,6 +46,8 @@ kb_app = typer.Typer(help=msg.KB_HELP, no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
 teams_app = typer.Typer(help=msg.TEAMS_HELP, no_args_is_help=True)
 app.add_typer(teams_app, name="teams")
+config_app = typer.Typer(help=msg.CONFIG_HELP, no_args_is_help=True)
+app.add_typer(config_app, name="config")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -393,6 +395,27 @@ def serve(
     code = run(settings, host=host, port=port, socket_mode=slack_socket_mode)
     if code:
         raise typer.Exit(code)
+
+
+@config_app.command("check", help=msg.CONFIG_CHECK_HELP)
+def config_check(as_json: JsonOpt = False) -> None:
+    from adapters.config_check import masked, problems
+
+    settings = load_settings()
+    effective, found = masked(settings), problems(settings)
+    if as_json:
+        out.print_json(json.dumps({"settings": effective, "problems": found}))
+    else:
+        table = Table(show_header=False, box=None)
+        for key, value in effective.items():
+            table.add_row(key, "-" if value is None else str(value))
+        out.print(table)
+        for line in found:
+            err.print(msg.ERROR.format(message=line), markup=False, highlight=False)
+        if not found:
+            out.print(msg.CONFIG_OK)
+    if found:
+        raise typer.Exit(1)
 
 
 @app.command(help=msg.DEMO_HELP)

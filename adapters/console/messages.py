@@ -92,6 +92,12 @@ EXPLAIN_OPT = (
 )
 MISTAKES_HEADER = "{n} mistakes (* marks a gold article among the top hits):"
 NO_HISTORY_OPT = "Ignore the queries' conversation history (to measure what history adds)."
+CONFIG_HELP = "Check the settings before running `supportbot serve`."
+CONFIG_CHECK_HELP = (
+    "Print the effective settings (secrets masked) and one line per problem: no platform configured, a "
+    "bad URL, an unreadable policy file, Redis or Chroma out of reach. Exits 1 when there are problems."
+)
+CONFIG_OK = "No problems found."
 TEAMS_HELP = "Microsoft Teams: build the app package that an admin uploads."
 TEAMS_PACKAGE_HELP = (
     "Write the Teams app package (a .zip with manifest.json and the two icons) for the bot whose "
