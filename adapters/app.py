@@ -4,7 +4,12 @@ store and the turn handler that every adapter runs."""
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +26,57 @@ from knowledge.kb import KnowledgeBase, pointer_path
 from knowledge.versions import FilePointer
 
 SAMPLE_HELPCENTRE = Path(__file__).resolve().parent.parent / "knowledge" / "sample_helpcentre"
+
+
+def _servers_dir(settings: Settings) -> Path:
+    return settings.data_dir / "servers"
+
+
+@contextmanager
+def holding_embedded_index(settings: Settings) -> Iterator[None]:
+    """While a `serve` process runs on embedded Chroma, it marks the data directory, so that another
+    process does not write to it underneath (Chroma allows one writer per directory: a serving process
+    that had read it answered every later question with an error after an outside `ingest`)."""
+    if settings.chroma_host:
+        yield
+        return
+    marker = _servers_dir(settings) / f"{socket.gethostname()}-{os.getpid()}.json"
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}),
+                      encoding="utf-8")
+    try:
+        yield
+    finally:
+        marker.unlink(missing_ok=True)
+
+
+def embedded_index_server(settings: Settings) -> str | None:
+    """"pid N since HH:MM" of a live `serve` process holding this embedded data directory, or None
+    (stale marks of dead processes on this host are removed)."""
+    if settings.chroma_host or not _servers_dir(settings).is_dir():
+        return None
+    for marker in sorted(_servers_dir(settings).glob("*.json")):
+        try:
+            info = json.loads(marker.read_text(encoding="utf-8"))
+            pid, host = int(info["pid"]), str(info["host"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if host == socket.gethostname() and not _alive(pid):
+            marker.unlink(missing_ok=True)
+            continue
+        since = time.strftime("%H:%M", time.localtime(float(info.get("since", 0))))
+        return f"pid {pid} on {host}, since {since}"
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def build_embedder(settings: Settings) -> MiniLMEmbedder:

@@ -22,7 +22,15 @@ from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from adapters.app import SAMPLE_HELPCENTRE, build_embedder, build_engine, build_kb, build_redis, build_store
+from adapters.app import (
+    SAMPLE_HELPCENTRE,
+    build_embedder,
+    build_engine,
+    build_kb,
+    build_redis,
+    build_store,
+    embedded_index_server,
+)
 from adapters.console import messages as msg
 from adapters.console.reporting import print_report, report_json
 from adapters.redis_client import RedisGuard
@@ -59,6 +67,13 @@ JsonOpt = Annotated[bool, typer.Option("--json", help=msg.JSON_OPT)]
 def fail(message: str, code: int = 1) -> typer.Exit:
     err.print(msg.ERROR.format(message=message), markup=False, highlight=False)
     return typer.Exit(code)
+
+
+def refuse_if_served(settings: Settings) -> None:
+    """Writing to an embedded index that a running server has open breaks that server's reads."""
+    holder = embedded_index_server(settings)
+    if holder:
+        raise fail(msg.SERVED_ELSEWHERE.format(holder=holder, data_dir=settings.data_dir))
 
 
 def open_kb(settings: Settings, name: str | None, redis: RedisGuard | None = None) -> KnowledgeBase:
@@ -117,6 +132,7 @@ def ingest(
     if not path.exists():
         raise fail(msg.PATH_MISSING.format(path=path).removeprefix("error: "), 2)
     settings = load_settings()
+    refuse_if_served(settings)
     knowledge = open_kb(settings, kb)
     try:
         report = run_ingest(knowledge, path, allow_empty=allow_empty, show_progress=not as_json)
@@ -159,7 +175,9 @@ def kb_status(kb: KbOpt = None, as_json: JsonOpt = False) -> None:
 
 @kb_app.command("rollback", help=msg.ROLLBACK_HELP)
 def kb_rollback(kb: KbOpt = None) -> None:
-    knowledge = open_kb(load_settings(), kb)
+    settings = load_settings()
+    refuse_if_served(settings)
+    knowledge = open_kb(settings, kb)
     try:
         state = knowledge.rollback()
     except ReloadError as exc:

@@ -92,6 +92,11 @@ EXPLAIN_OPT = (
 )
 MISTAKES_HEADER = "{n} mistakes (* marks a gold article among the top hits):"
 NO_HISTORY_OPT = "Ignore the queries' conversation history (to measure what history adds)."
+SERVED_ELSEWHERE = (
+    "a supportbot server ({holder}) is using the embedded index in {data_dir}, and Chroma allows one "
+    "writer per directory: reload from chat instead (/kb reload in Slack, reload in Teams), stop the "
+    "server first, or share a Chroma server (CHROMA_HOST) between the server and this command"
+)
 CONFIG_HELP = "Check the settings before running `supportbot serve`."
 CONFIG_CHECK_HELP = (
     "Print the effective settings (secrets masked) and one line per problem: no platform configured, a "

@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from adapters.app import build_engine, build_kb, build_redis, build_store
+from adapters.app import build_engine, build_kb, build_redis, build_store, holding_embedded_index
 from adapters.redis_client import RedisGuard
 from adapters.server.metrics import Metrics
 from adapters.server.pool import AnswerPool, default_workers
@@ -248,10 +248,11 @@ async def serve_forever(server: Server, stop_event: asyncio.Event | None = None)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop_event.set)
-    await server.start()
-    await stop_event.wait()
-    log.info("stopping: finishing answers in flight")
-    await server.stop()
+    with holding_embedded_index(server.settings):
+        await server.start()
+        await stop_event.wait()
+        log.info("stopping: finishing answers in flight")
+        await server.stop()
 
 
 def run(settings: Settings, *, host: str, port: int, socket_mode: bool,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import subprocess
 import sys
 import threading
@@ -116,3 +118,22 @@ def test_health_is_not_ok_without_an_index_or_with_redis_down(
     no_redis = check_health(kb, down, "extractive", ["teams"], p)
     assert no_redis["ok"] is False and no_redis["redis"] == "down"
     assert check_health(kb, None, "extractive", ["teams"], p)["ok"]  # no REDIS_URL: not required
+
+
+def test_a_server_mark_on_the_embedded_index_goes_with_its_process(tmp_path: Path) -> None:
+    import json as _json
+
+    from adapters.app import embedded_index_server, holding_embedded_index
+
+    cfg = settings(data_dir=tmp_path)
+    assert embedded_index_server(cfg) is None
+    with holding_embedded_index(cfg):
+        holder = embedded_index_server(cfg)
+        assert holder is not None and holder.startswith(f"pid {os.getpid()} on ")
+    assert embedded_index_server(cfg) is None
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = tmp_path / "servers" / "stale.json"
+    stale.write_text(_json.dumps({"pid": dead.pid, "host": socket.gethostname(), "since": 0}), encoding="utf-8")
+    assert embedded_index_server(cfg) is None and not stale.exists()  # a dead server's mark is cleared
+    assert embedded_index_server(settings(data_dir=tmp_path, chroma_host="chroma.internal")) is None

@@ -57,6 +57,7 @@ class SlackBot:
     helpcentre: Path
     prefix: str
     log: Path
+    data_dir: Path
     n: int = 0
 
     def next_ts(self) -> str:
@@ -149,7 +150,8 @@ def launch(root: Path, *, socket_mode: bool = False) -> Iterator[SlackBot]:
     try:
         args = ("--slack-socket-mode",) if socket_mode else ()
         with serving(env, port=port, log=log, args=args) as url:
-            yield SlackBot(url=url, slack=slack, helpcentre=helpcentre, prefix=prefix, log=log)
+            yield SlackBot(url=url, slack=slack, helpcentre=helpcentre, prefix=prefix, log=log,
+                           data_dir=root / "data")
     finally:
         fake.stop()
         delete_keys(REDIS_URL, prefix)

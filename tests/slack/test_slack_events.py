@@ -402,3 +402,18 @@ def test_the_log_is_json_and_never_holds_message_text_tokens_or_secrets(slackbot
                    "how do i get a refund", "annual plans can be refunded"):
         assert secret not in text, secret
     assert aid in "\n".join(lines)  # ids are logged: what happened can still be followed
+
+
+def test_the_cli_will_not_write_to_the_embedded_index_a_server_has_open(slackbot: SlackBot) -> None:
+    import os
+    import subprocess
+
+    from tests.conftest import SUPPORTBOT
+
+    env = {**os.environ, "SUPPORTBOT_DATA_DIR": str(slackbot.data_dir)}
+    for args in (["ingest", str(slackbot.helpcentre)], ["kb", "rollback"]):
+        done = subprocess.run([SUPPORTBOT, *args], capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 1, done.stderr
+        assert "a supportbot server (pid " in done.stderr and "/kb reload" in done.stderr
+    ts = slackbot.mention("How do I get a refund?", channel="C0STILL")
+    assert "billing/refunds" in blocks_text(slackbot.replies_in("C0STILL", ts)[0])  # still answering
