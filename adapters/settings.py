@@ -131,6 +131,10 @@ class Settings(BaseSettings):
         ge=0, description="Show a working signal (a status or an eyes reaction) on questions that take "
         "longer than this to answer; 0 = always.",
     )
+    shutdown_grace_s: float = Field(
+        10.0, validation_alias=AliasChoices("SUPPORTBOT_SHUTDOWN_GRACE_S", "shutdown_grace_s"), ge=0,
+        description="On SIGTERM, how long answers in flight get to be posted before the process exits.",
+    )
     helpcentre_dir: Path | None = Field(
         None, validation_alias=AliasChoices("SUPPORTBOT_HELPCENTRE_DIR", "helpcentre_dir"),
         description="The help-centre folder that `/kb reload` (Slack) and `reload` (Teams) read.",

@@ -133,6 +133,8 @@ def serving(env: dict[str, str], *, port: int, log: Path, args: tuple[str, ...] 
         yield url
     finally:
         stop_process(proc)
+    # SIGTERM is a clean stop: answers in flight are finished, then exit 0
+    assert proc.returncode == 0, f"serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}"
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 20) -> None:

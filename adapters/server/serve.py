@@ -251,8 +251,10 @@ async def serve_forever(server: Server, stop_event: asyncio.Event | None = None)
     with holding_embedded_index(server.settings):
         await server.start()
         await stop_event.wait()
-        log.info("stopping: finishing answers in flight")
-        await server.stop()
+        log.info("stopping: no new requests; up to %.0f s for answers in flight",
+                 server.settings.shutdown_grace_s)
+        await server.stop(server.settings.shutdown_grace_s)
+        log.info("stopped")
 
 
 def run(settings: Settings, *, host: str, port: int, socket_mode: bool,
