@@ -85,12 +85,20 @@ class RedisPointer:
         self._last = state
         return state
 
+    @property
+    def channel(self) -> str:
+        """Where a swap is announced, so every worker can load the new version before it is asked."""
+        return self.key + ":swapped"
+
     def swap(self, state: PointerState) -> None:
         value = json.dumps(asdict(state))
         try:
             self.guard.strict("pointer swap", lambda: self.guard.client.set(self.key, value))
         except RedisUnavailable as exc:
             raise ReloadError(f"could not switch the live index version: {exc}") from exc
+        # best effort: a worker that misses it still sees the new version at its next pointer read
+        announce = str(state.current)
+        self.guard.call("swap announcement", lambda: self.guard.client.publish(self.channel, announce), 0)
         self._last = state
         if self.mirror is not None:
             try:

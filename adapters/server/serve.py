@@ -25,8 +25,10 @@ from aiohttp import web
 
 from adapters.app import build_engine, build_kb, build_redis, build_store, holding_embedded_index
 from adapters.redis_client import RedisGuard
+from adapters.redis_versions import RedisPointer
 from adapters.server.metrics import Metrics
 from adapters.server.pool import AnswerPool, default_workers
+from adapters.server.watch import IndexWatcher
 from adapters.server.web import SlackRoute, build_web_app
 from adapters.settings import Settings
 from bot.conversation import SupportBot
@@ -140,6 +142,7 @@ class Server:
         self.session: aiohttp.ClientSession | None = None
         self.teams_handler: Any = None
         self.metrics: Metrics | None = None
+        self.watcher: IndexWatcher | None = None
 
     async def start(self) -> None:
         settings, p = self.settings, self.plan
@@ -155,6 +158,8 @@ class Server:
         frozen_ms = freeze_heap()
         log.info("warm in %.1f s (index version %s, state in %s, %s, gc.freeze %.0f ms)",
                  time.perf_counter() - t0, kb.pointer.read().current, choice.where, threads, frozen_ms)
+        if redis is not None and settings.redis_url and isinstance(kb.pointer, RedisPointer):
+            self.watcher = IndexWatcher(kb, url=settings.redis_url, channel=kb.pointer.channel).start()
         self.pool = pool = AnswerPool(workers=p.workers, max_pending=settings.max_pending)
         log.info("answering with %d worker threads, at most %d waiting", p.workers, settings.max_pending)
 
@@ -233,6 +238,8 @@ class Server:
         tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         if tasks:
             await asyncio.wait(tasks, timeout=grace_s)
+        if self.watcher is not None:
+            self.watcher.stop()
         if self.session is not None:
             await self.session.close()
         if self.surface is not None:

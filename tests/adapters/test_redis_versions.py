@@ -250,3 +250,30 @@ def test_a_reload_that_loses_its_lock_switches_nothing(
     assert kb.status().documents == len(ARTICLES)
     again = kb.reload(hc)  # the abandoned work is undone and the next reload goes through
     assert again.added == ["billing/new.md"] and kb.status().documents == len(ARTICLES) + 1
+
+
+def test_a_swap_is_announced_and_other_workers_load_the_new_version_before_they_are_asked(
+    guards: Callable[..., RedisGuard], prefix: str, tmp_path: Path, embedder: MiniLMEmbedder,
+    chroma_server: tuple[str, int],
+) -> None:
+    from adapters.server.watch import IndexWatcher
+
+    name = f"w{uuid.uuid4().hex[:8]}"
+    admin = shared_kb(guards(), prefix, tmp_path / "a", embedder, name, chroma_server)
+    worker = shared_kb(guards(), prefix, tmp_path / "b", embedder, name, chroma_server)
+    hc = write_articles(tmp_path / "hc")
+    admin.reload(hc)
+    assert isinstance(worker.pointer, RedisPointer)
+    watcher = IndexWatcher(worker, url=REDIS_URL, channel=worker.pointer.channel).start()
+    try:
+        time.sleep(0.5)  # subscribed
+        report = admin.reload(hc)  # a new version (nothing changed: still a swap)
+        deadline = time.monotonic() + 30
+        while watcher.loaded < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert watcher.loaded == 1
+        # loaded without a question: the worker's cached live version is the new one already
+        assert worker._live is not None and worker._live.version == report.version
+    finally:
+        watcher.stop()
+    assert not watcher._thread.is_alive()
