@@ -139,11 +139,12 @@ def model_config(settings: Settings) -> ModelConfig:
     )
 
 
-def build_engine(settings: Settings, kb: KnowledgeBase) -> AnswerEngine:
-    """The answer engine for a knowledge base, with the backend the settings choose."""
+def build_engine(settings: Settings, kb: KnowledgeBase, *, answer_threads: int = 4) -> AnswerEngine:
+    """The answer engine for a knowledge base, with the backend the settings choose; one model worker
+    per answer thread, so model calls never queue."""
     config = model_config(settings)
     return AnswerEngine(knowledge=kb, llm=make_chat_model(config), backend=config.backend,
-                        timeout_s=config.timeout_s,
+                        timeout_s=config.timeout_s, model_workers=max(1, answer_threads),
                         policy=CoveragePolicy(threshold=settings.abstain_threshold))
 
 

@@ -8,6 +8,7 @@ has a timeout; on a timeout or error the extractive answer is used instead, flag
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -76,6 +77,7 @@ class AnswerEngine:
         cite: int = 3,
         timeout_s: float = 20.0,
         history_turns: int = 2,
+        model_workers: int = 4,
     ) -> None:
         self.knowledge = knowledge
         self.llm = llm
@@ -83,7 +85,9 @@ class AnswerEngine:
         self.policy = policy or CoveragePolicy()
         self.voice = voice or PassThroughVoice()
         self.k, self.cite, self.timeout_s, self.history_turns = k, cite, timeout_s, history_turns
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="llm") if llm else None
+        # One model call per answer thread at most: size it with the server's answer pool, so no call
+        # waits in this pool's queue (the deadline starts when the call starts, in ``_invoke``).
+        self._pool = ThreadPoolExecutor(max_workers=model_workers, thread_name_prefix="llm") if llm else None
         self.chain = (
             RunnableLambda(self._condense, name="condense")
             | RunnableLambda(self._retrieve, name="retrieve")
@@ -206,9 +210,20 @@ class AnswerEngine:
                       reason=Reason.ANSWERED, backend=self.backend)
 
     def _invoke(self, msgs: list[tuple[str, str]]) -> str:
-        """Call the model with a hard deadline; a timeout of any kind raises TimeoutError."""
+        """Call the model with a hard deadline that starts when the call starts (time queued for a model
+        worker does not count against it); a timeout of any kind raises TimeoutError. The model clients
+        carry the same timeout themselves, so a call past its deadline stops holding its worker."""
         assert self.llm is not None and self._pool is not None
-        future = self._pool.submit(self.llm.invoke, msgs)
+        llm, started = self.llm, threading.Event()
+
+        def call() -> Any:
+            started.set()
+            return llm.invoke(msgs)
+
+        future = self._pool.submit(call)
+        if not started.wait(self.timeout_s):  # every model worker stayed busy for a whole deadline
+            future.cancel()
+            raise TimeoutError(f"no model worker was free within {self.timeout_s}s")
         try:
             result: Any = future.result(timeout=self.timeout_s + 1.0)
         except FutureTimeout as exc:

@@ -150,7 +150,7 @@ class Server:
         t0 = time.perf_counter()
         redis = build_redis(settings)
         kb = build_kb(settings, redis=redis)
-        engine = build_engine(settings, kb)
+        engine = build_engine(settings, kb, answer_threads=p.workers)
         choice = build_store(settings, redis)
         self.metrics = metrics = Metrics()
         bot = SupportBot(engine=engine, store=choice.store, observer=metrics)

@@ -178,3 +178,42 @@ def test_a_failing_index_gives_a_short_reason_not_silence(indexed: KnowledgeBase
     indexed.pointer.path.write_text("{not json", encoding="utf-8")
     a = AnswerEngine(knowledge=indexed).answer("How do I get a refund?")
     assert a.reason == Reason.ERROR and a.abstained and "try again" in a.text
+
+
+def test_model_calls_that_waited_for_a_worker_keep_their_whole_deadline(indexed: KnowledgeBase) -> None:
+    # 12 questions at once against a model that takes 1.0 s, with a 1.5 s deadline. With 4 model workers
+    # and the deadline counted from the queue (2.5 s with its margin), the third wave (done at 3 s) timed
+    # out; one worker per answer thread and a deadline that starts with the call answer all 12.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with fake_openai() as server:
+        server.delay_s = 1.0
+        server.reply = lambda body: "Go to Profile, then Security, and scan the QR code with an authenticator app [1]."
+        config = ModelConfig(backend="openai", openai_base_url=server.base_url, openai_api_key="test-key",
+                             openai_model="test-model", timeout_s=1.5)
+        engine = AnswerEngine(knowledge=indexed, llm=make_chat_model(config), backend="openai", timeout_s=1.5,
+                              model_workers=12)
+        with ThreadPoolExecutor(max_workers=12) as answer_threads:
+            answers = list(answer_threads.map(
+                lambda _: engine.answer("How do I turn on two-factor authentication?"), range(12)))
+    assert [a.reason for a in answers] == [Reason.ANSWERED] * 12
+    assert all(a.backend == "openai" for a in answers)
+
+
+def test_a_model_worker_never_free_within_the_deadline_falls_back(indexed: KnowledgeBase) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with fake_openai() as server:
+        server.delay_s = 1.2
+        server.reply = lambda body: "Go to Profile, then Security, and scan the QR code with an authenticator app [1]."
+        config = ModelConfig(backend="openai", openai_base_url=server.base_url, openai_api_key="test-key",
+                             openai_model="test-model", timeout_s=1.0)
+        engine = AnswerEngine(knowledge=indexed, llm=make_chat_model(config), backend="openai", timeout_s=1.0,
+                              model_workers=1)
+        with ThreadPoolExecutor(max_workers=3) as answer_threads:
+            answers = list(answer_threads.map(
+                lambda _: engine.answer("How do I turn on two-factor authentication?"), range(3)))
+    # the model itself is slower than the deadline and there is one worker: every answer falls back to
+    # the extractive one, none waits past about two deadlines
+    assert all(a.reason == Reason.LLM_TIMEOUT and a.citations for a in answers)
+    assert max(a.timings_ms["total"] for a in answers) < 4000
