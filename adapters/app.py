@@ -23,7 +23,7 @@ from bot.llm import ModelConfig, make_chat_model
 from bot.store import DAY_S, ConversationStore, InMemoryStore, StoreLimits
 from knowledge.embeddings import MiniLMEmbedder
 from knowledge.kb import KnowledgeBase, pointer_path
-from knowledge.versions import FilePointer
+from knowledge.versions import FilePointer, pid_alive
 
 SAMPLE_HELPCENTRE = Path(__file__).resolve().parent.parent / "knowledge" / "sample_helpcentre"
 
@@ -61,22 +61,12 @@ def embedded_index_server(settings: Settings) -> str | None:
             pid, host = int(info["pid"]), str(info["host"])
         except (OSError, ValueError, KeyError, TypeError):
             continue
-        if host == socket.gethostname() and not _alive(pid):
+        if host == socket.gethostname() and not pid_alive(pid):
             marker.unlink(missing_ok=True)
             continue
         since = time.strftime("%H:%M", time.localtime(float(info.get("since", 0))))
         return f"pid {pid} on {host}, since {since}"
     return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def build_embedder(settings: Settings) -> MiniLMEmbedder:

@@ -84,7 +84,8 @@ class FilePointer:
         os.replace(tmp, self.path)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this host."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -118,7 +119,7 @@ class FileLock:
         if not isinstance(since, (int, float)) or self.clock() - since > self.ttl_s:
             return True
         pid = info.get("pid")
-        return info.get("host") == socket.gethostname() and isinstance(pid, int) and not _pid_alive(pid)
+        return info.get("host") == socket.gethostname() and isinstance(pid, int) and not pid_alive(pid)
 
     def acquire(self) -> bool:
         self.path.parent.mkdir(parents=True, exist_ok=True)

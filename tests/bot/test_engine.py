@@ -9,7 +9,7 @@ import pytest
 
 from bot.engine import AnswerEngine
 from bot.llm import ModelConfig, make_chat_model
-from bot.types import Confidence, Reason, Turn
+from bot.types import Answer, Confidence, Reason, Turn
 from knowledge.kb import KnowledgeBase
 from knowledge.retrieval import Scope
 from tests.conftest import write_articles
@@ -180,39 +180,35 @@ def test_a_failing_index_gives_a_short_reason_not_silence(indexed: KnowledgeBase
     assert a.reason == Reason.ERROR and a.abstained and "try again" in a.text
 
 
+def concurrent_answers(kb: KnowledgeBase, *, questions: int, delay_s: float, timeout_s: float,
+                       model_workers: int) -> list[Answer]:
+    """The same question asked from ``questions`` threads at once of an OpenAI-style model that takes
+    ``delay_s`` to reply."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with fake_openai() as server:
+        server.delay_s = delay_s
+        server.reply = lambda body: "Go to Profile, then Security, and scan the QR code with an authenticator app [1]."
+        config = ModelConfig(backend="openai", openai_base_url=server.base_url, openai_api_key="test-key",
+                             openai_model="test-model", timeout_s=timeout_s)
+        engine = AnswerEngine(knowledge=kb, llm=make_chat_model(config), backend="openai", timeout_s=timeout_s,
+                              model_workers=model_workers)
+        with ThreadPoolExecutor(max_workers=questions) as answer_threads:
+            return list(answer_threads.map(
+                lambda _: engine.answer("How do I turn on two-factor authentication?"), range(questions)))
+
+
 def test_model_calls_that_waited_for_a_worker_keep_their_whole_deadline(indexed: KnowledgeBase) -> None:
     # 12 questions at once against a model that takes 1.0 s, with a 1.5 s deadline. With 4 model workers
     # and the deadline counted from the queue (2.5 s with its margin), the third wave (done at 3 s) timed
     # out; one worker per answer thread and a deadline that starts with the call answer all 12.
-    from concurrent.futures import ThreadPoolExecutor
-
-    with fake_openai() as server:
-        server.delay_s = 1.0
-        server.reply = lambda body: "Go to Profile, then Security, and scan the QR code with an authenticator app [1]."
-        config = ModelConfig(backend="openai", openai_base_url=server.base_url, openai_api_key="test-key",
-                             openai_model="test-model", timeout_s=1.5)
-        engine = AnswerEngine(knowledge=indexed, llm=make_chat_model(config), backend="openai", timeout_s=1.5,
-                              model_workers=12)
-        with ThreadPoolExecutor(max_workers=12) as answer_threads:
-            answers = list(answer_threads.map(
-                lambda _: engine.answer("How do I turn on two-factor authentication?"), range(12)))
+    answers = concurrent_answers(indexed, questions=12, delay_s=1.0, timeout_s=1.5, model_workers=12)
     assert [a.reason for a in answers] == [Reason.ANSWERED] * 12
     assert all(a.backend == "openai" for a in answers)
 
 
 def test_a_model_worker_never_free_within_the_deadline_falls_back(indexed: KnowledgeBase) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
-    with fake_openai() as server:
-        server.delay_s = 1.2
-        server.reply = lambda body: "Go to Profile, then Security, and scan the QR code with an authenticator app [1]."
-        config = ModelConfig(backend="openai", openai_base_url=server.base_url, openai_api_key="test-key",
-                             openai_model="test-model", timeout_s=1.0)
-        engine = AnswerEngine(knowledge=indexed, llm=make_chat_model(config), backend="openai", timeout_s=1.0,
-                              model_workers=1)
-        with ThreadPoolExecutor(max_workers=3) as answer_threads:
-            answers = list(answer_threads.map(
-                lambda _: engine.answer("How do I turn on two-factor authentication?"), range(3)))
+    answers = concurrent_answers(indexed, questions=3, delay_s=1.2, timeout_s=1.0, model_workers=1)
     # the model itself is slower than the deadline and there is one worker: every answer falls back to
     # the extractive one, none waits past about two deadlines
     assert all(a.reason == Reason.LLM_TIMEOUT and a.citations for a in answers)
