@@ -9,14 +9,13 @@ Each platform passes its strings module (the ``KB_*`` texts in its own markup).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from adapters.server.pool import OffLoop
 from knowledge.kb import KBStatus, KnowledgeBase
 from knowledge.reload import ReloadError, ReloadInProgress, ReloadReport
 
@@ -79,8 +78,7 @@ class KbCommand:
         self.kb = kb
         self.admins = admins
         self.helpcentre_dir = helpcentre_dir
-        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kb")
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.io = OffLoop(workers=2, name="kb")
 
     async def __call__(
         self, text: str, user: str, ack: Callable[..., Awaitable[Any]], respond: Respond
@@ -102,10 +100,10 @@ class KbCommand:
             await self._reload(ack, respond)
         elif command == "status":
             await ack()
-            await respond(status_text(await self._off_loop(self.kb.status), self.s))
+            await respond(status_text(await self.io.run(self.kb.status), self.s))
         else:
             await ack()
-            await respond(await self._off_loop(self._rollback))
+            await respond(await self.io.run(self._rollback))
 
     async def _reload(self, ack: Callable[..., Awaitable[Any]], respond: Respond) -> None:
         folder = self.helpcentre_dir
@@ -115,19 +113,17 @@ class KbCommand:
         if not folder.is_dir():
             await ack(self.s.KB_DIR_MISSING.format(path=folder))
             return
-        holder = await self._off_loop(self.kb.lock.holder)
+        holder = await self.io.run(self.kb.lock.holder)
         if holder:
             await ack(self.s.KB_ALREADY_RUNNING.format(holder=holder))
             return
         await ack(self.s.KB_RELOADING)
-        task = asyncio.create_task(self._reload_in_background(folder, respond))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self.io.spawn(self._reload_in_background(folder, respond))
 
     async def _reload_in_background(self, folder: Path, respond: Respond) -> None:
         t0, ok = time.perf_counter(), False
         try:
-            report = await self._off_loop(self.kb.reload, folder)
+            report = await self.io.run(self.kb.reload, folder)
             ok = True
             text = reload_text(report, self.s)
             log.info("kb reload finished: %s", report.summary())
@@ -155,8 +151,5 @@ class KbCommand:
             return self.s.KB_ROLLBACK_FAILED.format(error=str(exc).rstrip("."))
         return self.s.KB_ROLLED_BACK.format(current=state.current, previous=state.previous)
 
-    async def _off_loop(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
-
     def shutdown(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self.io.shutdown()

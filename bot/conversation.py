@@ -95,6 +95,7 @@ _THANKS = {"helpful": messages.THANKS_HELPFUL, "not_helpful": messages.THANKS_NO
            "human": messages.HUMAN_REQUESTED}
 _REPEATED = {"helpful": messages.RATING_REPEATED, "not_helpful": messages.RATING_REPEATED,
              "human": messages.HUMAN_ALREADY_REQUESTED}
+MAX_QUESTION_CHARS = 4000  # longer messages get a short reason from the adapters, not a search
 ASKED_PREFIX = "asked:"  # daily counter of questions answered from each article: ``asked:{doc id}``
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -228,6 +228,12 @@ class KnowledgeBase:
         metas = (live.metadatas[int(i)] for i in live.doc_starts)
         return [Article(str(m.get("doc_id")), str(m.get("title") or m.get("doc_id")), str(m.get("url") or ""))
                 for m in metas if scope is None or scope.allows(m)]
+
+    def articles_by_id(self, doc_ids: Sequence[str]) -> list[Article]:
+        """The live articles with these ids, in the order given; an id no longer live keeps its place
+        with the id as its title and no link (an answer kept for rating may outlive its article)."""
+        live = {a.doc_id: a for a in self.articles()}
+        return [live.get(d, Article(d, d, "")) for d in doc_ids]
 
     def as_retriever(self, *, k: int = 5, scope: Scope | None = None) -> HybridRetriever:
         return HybridRetriever(searcher=self.searcher, k=k, scope=scope)

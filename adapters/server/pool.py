@@ -8,9 +8,14 @@ minutes late; past ``max_pending`` the caller is told at once (``PoolFull``) and
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from bot.conversation import Incoming, Outcome, Reply, SupportBot
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -57,3 +62,38 @@ class AnswerPool:
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+class OffLoop:
+    """Blocking calls that are not answering (Redis, index reads, reloads) in a few threads of their own,
+    never on the event loop; and background tasks, kept referenced until they are done."""
+
+    def __init__(self, *, workers: int, name: str) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        self.tasks: set[asyncio.Future[Any]] = set()
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def spawn(self, aw: Awaitable[Any]) -> asyncio.Future[Any]:
+        task = asyncio.ensure_future(aw)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def answer_in_pool(pool: AnswerPool, bot: SupportBot, msg: Incoming, io: OffLoop, *,
+                         error_text: str) -> Reply:
+    """An admitted message answered in the pool; "busy" when the pool is full, ``error_text`` when
+    answering failed. Never raises: the user always gets a reply."""
+    try:
+        return await pool.run(bot.answer, msg)
+    except PoolFull:
+        log.warning("answer pool full (%d waiting): told %s we are busy", pool.pending, msg.identity)
+        return await io.run(bot.busy, msg)
+    except Exception:
+        log.exception("answering %s failed", msg.identity)
+        return Reply(Outcome.ANSWERED, text=error_text)

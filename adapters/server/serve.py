@@ -64,6 +64,14 @@ class Plan:
     policies: Policies
     workers: int
 
+    @property
+    def slack(self) -> bool:
+        return self.slack_http or self.slack_socket
+
+    @property
+    def platforms(self) -> list[str]:
+        return [name for name, on in (("slack", self.slack), ("teams", self.teams)) if on]
+
 
 def plan(settings: Settings, *, socket_mode: bool) -> Plan:
     """Check the settings: a platform to serve and a valid channel policy file, or StartupError."""
@@ -107,11 +115,10 @@ def freeze_heap() -> float:
     return (time.perf_counter() - t0) * 1000
 
 
-def check_health(kb: KnowledgeBase, redis: RedisGuard | None, backend: str, platforms: list[str],
-                 p: Plan) -> dict[str, Any]:
+def check_health(kb: KnowledgeBase, redis: RedisGuard | None, backend: str, p: Plan) -> dict[str, Any]:
     """Each part's state, probed now (a blocking call: run it off the event loop). ``ok`` is False when a
     required part is down: Redis (when configured), Chroma, or no index to answer from."""
-    doc: dict[str, Any] = {"backend": backend, "platforms": platforms}
+    doc: dict[str, Any] = {"backend": backend, "platforms": p.platforms}
     if p.teams:
         doc["teams_auth"] = "on" if p.teams_auth else "OFF (development only)"
     redis_ok = True
@@ -158,13 +165,13 @@ class Server:
         frozen_ms = freeze_heap()
         log.info("warm in %.1f s (index version %s, state in %s, %s, gc.freeze %.0f ms)",
                  time.perf_counter() - t0, kb.pointer.read().current, choice.where, threads, frozen_ms)
-        if redis is not None and settings.redis_url and isinstance(kb.pointer, RedisPointer):
+        if settings.redis_url and isinstance(kb.pointer, RedisPointer):
             self.watcher = IndexWatcher(kb, url=settings.redis_url, channel=kb.pointer.channel).start()
         self.pool = pool = AnswerPool(workers=p.workers, max_pending=settings.max_pending)
         log.info("answering with %d worker threads, at most %d waiting", p.workers, settings.max_pending)
 
         slack_app, route = None, None
-        if p.slack_http or p.slack_socket:
+        if p.slack:
             from adapters.slack.app import SlackDeps, build_slack_app
 
             token, secret = settings.slack_bot_token or "", settings.slack_signing_secret or ""
@@ -184,12 +191,10 @@ class Server:
         if redis is not None:
             metrics.gauge("supportbot_redis_degraded_calls",
                           "Redis calls that degraded (Redis down or slow).", lambda: redis.degraded_calls)
-        enabled = (("slack", p.slack_http or p.slack_socket), ("teams", p.teams))
-        platforms = [name for name, on in enabled if on]
 
         async def health() -> tuple[int, dict[str, Any]]:
             doc = await asyncio.get_running_loop().run_in_executor(
-                None, lambda: check_health(kb, redis, settings.llm, platforms, p))
+                None, lambda: check_health(kb, redis, settings.llm, p))
             doc.update(answers_pending=pool.pending, workers=pool.workers)
             return (200 if doc["ok"] else 503), doc
 
@@ -205,7 +210,7 @@ class Server:
             await self.socket_handler.connect_async()
         base = f"http://{self.host}:{self.port}"
         served = []
-        if p.slack_http or p.slack_socket:
+        if p.slack:
             served.append("Slack via " + ("Socket Mode" if p.slack_socket else f"POST {base}/slack/events"))
         if p.teams:
             served.append(f"Teams via POST {base}/api/messages")

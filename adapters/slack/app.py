@@ -4,7 +4,6 @@ its Web API client, and the listeners: conversations, feedback clicks and `/kb`.
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import aiohttp
@@ -13,6 +12,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.kb_admin import KbCommand
+from adapters.server.pool import OffLoop
 from adapters.slack import strings
 from adapters.slack.base import Ack, SlackDeps
 from adapters.slack.blocks import ASK_PERSON_ACTION, FEEDBACK_ACTION, RESOLVED_ACTION
@@ -38,7 +38,7 @@ class SlackSurface:
     """Every listener of the app, and what they hold (threads, background tasks) until shutdown."""
 
     def __init__(self, deps: SlackDeps) -> None:
-        self._io = ThreadPoolExecutor(max_workers=4, thread_name_prefix="slack-io")
+        self._io = OffLoop(workers=4, name="slack-io")
         self.conversations = Conversations(deps, self._io)
         self.feedback = Feedback(deps, self._io)
         self.kb_command = KbCommand(kb=deps.kb, admins=deps.admins, helpcentre_dir=deps.helpcentre_dir,
@@ -76,7 +76,7 @@ class SlackSurface:
 
     def shutdown(self) -> None:
         self.kb_command.shutdown()
-        self._io.shutdown(wait=False, cancel_futures=True)
+        self._io.shutdown()
 
 
 def build_slack_app(deps: SlackDeps, *, token: str, signing_secret: str, api_url: str,

@@ -3,19 +3,17 @@ thread pool for Redis and index reads (never on the event loop), and Web API cal
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from slack_bolt.async_app import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.server.pool import AnswerPool
+from adapters.server.pool import AnswerPool, OffLoop
 from adapters.slack.blocks import SlackMessage
 from adapters.slack.convert import SlackPost
 from bot.conversation import SupportBot
@@ -24,7 +22,6 @@ from knowledge.kb import KnowledgeBase
 
 log = logging.getLogger("adapters.slack")
 
-T = TypeVar("T")
 Ack = Callable[..., Awaitable[Any]]
 Body = dict[str, Any]
 Client = AsyncWebClient
@@ -48,10 +45,9 @@ class SlackDeps:
 class Listeners:
     """Base of the listener groups: the shared dependencies and helpers."""
 
-    def __init__(self, deps: SlackDeps, io: ThreadPoolExecutor) -> None:
+    def __init__(self, deps: SlackDeps, io: OffLoop) -> None:
         self.d = deps
-        self._io = io
-        self.tasks: set[asyncio.Future[Any]] = set()
+        self.io = io
 
     async def post_reply(self, client: Client, post: SlackPost, message: SlackMessage) -> Any:
         """The reply to a post: in its thread in channels, where it was in a DM."""
@@ -68,15 +64,6 @@ class Listeners:
             log.warning("Slack %s failed: %s", what, type(exc).__name__)
         return None
 
-    async def off_loop(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a blocking call (Redis, an index read) in the I/O threads, never on the event loop."""
-        return await asyncio.get_running_loop().run_in_executor(self._io, fn, *args)
-
-    def spawn(self, aw: Awaitable[Any]) -> None:
-        """Run ``aw`` in the background, keeping a reference until it is done."""
-        task = asyncio.ensure_future(aw)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
 
 
 def user_and_channel(body: Body) -> tuple[str, str]:

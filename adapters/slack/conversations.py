@@ -15,13 +15,13 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from adapters.server.pool import PoolFull
+from adapters.server.pool import answer_in_pool
 from adapters.slack import strings as s
 from adapters.slack.base import Ack, Body, Client, Context, Listeners, log, user_and_channel
 from adapters.slack.blocks import SlackMessage, answer_message, notice_message
-from adapters.slack.convert import MAX_QUESTION_CHARS, SlackPost, mentions, post_from_event, to_incoming
+from adapters.slack.convert import SlackPost, mentions, post_from_event, to_incoming
 from adapters.slack.mrkdwn import escape
-from bot.conversation import Incoming, Outcome, Reply
+from bot.conversation import MAX_QUESTION_CHARS, Incoming, Outcome, Reply
 from bot.policy import ChannelPolicy, Respond, looks_like_question
 from bot.suggest import Suggestion, suggested_questions
 
@@ -53,7 +53,7 @@ class Conversations(Listeners):
         elif mentioned:
             await self.answer(post, client, policy, bot_user=bot_user)
         elif post.thread_ts is not None:
-            if await self.off_loop(self.d.bot.store.history, post.key):  # a thread we answered in
+            if await self.io.run(self.d.bot.store.history, post.key):  # a thread we answered in
                 await self.answer(post, client, policy, bot_user=bot_user)
         elif policy.respond == Respond.ALL_QUESTIONS and looks_like_question(post.text):
             await self.answer(post, client, policy, bot_user=bot_user)
@@ -66,7 +66,7 @@ class Conversations(Listeners):
         if len(msg.text) > MAX_QUESTION_CHARS:
             await self._notice_once(post, client, s.TOO_LONG.format(chars=len(msg.text)), bot_user=bot_user)
             return
-        admitted = await self.off_loop(self.d.bot.admit, msg)
+        admitted = await self.io.run(self.d.bot.admit, msg)
         if admitted is not None:
             if admitted.outcome != Outcome.DUPLICATE:
                 await self.post_reply(client, post, notice_message(admitted.text))
@@ -82,22 +82,15 @@ class Conversations(Listeners):
     async def _answer_with_signal(self, msg: Incoming, post: SlackPost, client: Client) -> Reply:
         """Answer in the pool; if it takes a while, show that we are on it (a status in assistant
         threads, else an ``eyes`` reaction, removed once the answer is posted)."""
-        task = asyncio.ensure_future(self.d.pool.run(self.d.bot.answer, msg))
+        answering = answer_in_pool(self.d.pool, self.d.bot, msg, self.io, error_text=s.ERROR)
+        task = asyncio.ensure_future(answering)
         stop: Stop | None = None
         done, _ = await asyncio.wait({task}, timeout=self.d.working_signal_after_s)
         if not done:
             stop = await self._start_signal(post, client)
-        try:
-            reply = await task
-        except PoolFull:
-            log.warning("answer pool full (%d waiting): told %s we are busy", self.d.pool.pending,
-                        msg.identity)
-            reply = await self.off_loop(self.d.bot.busy, msg)
-        except Exception:
-            log.exception("answering %s failed", msg.identity)
-            reply = Reply(Outcome.ANSWERED, text=s.ERROR)
+        reply = await task
         if stop is not None:
-            self.spawn(stop())
+            self.io.spawn(stop())
         return reply
 
     async def _start_signal(self, post: SlackPost, client: Client) -> Stop | None:
@@ -121,7 +114,7 @@ class Conversations(Listeners):
     async def _notice_once(self, post: SlackPost, client: Client, text: str, *, bot_user: str) -> None:
         """A short reply that is not an answer (help, too long, channel off): once per post."""
         msg = to_incoming(post, bot_user_id=bot_user, scope=None)
-        if await self.off_loop(self.d.bot.store.claim_message, msg.identity):
+        if await self.io.run(self.d.bot.store.claim_message, msg.identity):
             await self.post_reply(client, post, notice_message(text))
 
     async def _help_text(self, policy: ChannelPolicy) -> str:
@@ -134,7 +127,7 @@ class Conversations(Listeners):
             return suggested_questions(self.d.bot.store, self.d.kb.articles(policy.scope), now=time.time())
 
         try:
-            return await self.off_loop(pick)
+            return await self.io.run(pick)
         except Exception:
             log.exception("could not pick suggested questions")
             return []
@@ -146,7 +139,7 @@ class Conversations(Listeners):
         channel, user = event.get("channel"), event.get("user")
         if event.get("tab") != "messages" or not isinstance(channel, str) or not isinstance(user, str):
             return
-        first = await self.off_loop(self.d.bot.store.swap_marker, f"welcome:{context.team_id}:{user}", "1")
+        first = await self.io.run(self.d.bot.store.swap_marker, f"welcome:{context.team_id}:{user}", "1")
         if first is not None:
             return
         message = welcome_message(await self.suggestions(self.d.policies.for_channel(channel)))

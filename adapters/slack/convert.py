@@ -16,7 +16,6 @@ from bot.conversation import Incoming
 from bot.store import ThreadKey
 from knowledge.retrieval import Scope
 
-MAX_QUESTION_CHARS = 4000  # longer posts get a short reason, not a 40,000-character search
 DM_THREAD = "dm"  # the conversation of a DM's top level (not a thread)
 
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")

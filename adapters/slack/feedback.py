@@ -23,7 +23,7 @@ class Feedback(Listeners):
         user, channel = user_and_channel(body)
         if kind not in _RATINGS or not answer_id or not user:
             return
-        rated = await self.off_loop(self.d.bot.rate, answer_id, _RATINGS[kind], user)
+        rated = await self.io.run(self.d.bot.rate, answer_id, _RATINGS[kind], user)
         log.info("rating %s of %s by %s: recorded=%s", kind, answer_id, user, rated.recorded)
         if channel:
             await self._tell(client, channel, user, body, rated.text)
@@ -35,7 +35,7 @@ class Feedback(Listeners):
         user, channel = user_and_channel(body)
         if not answer_id or not user or not channel:
             return
-        rated = await self.off_loop(self.d.bot.rate, answer_id, "human", user)
+        rated = await self.io.run(self.d.bot.rate, answer_id, "human", user)
         if not rated.recorded:
             await self._tell(client, channel, user, body, rated.text)
             return
@@ -56,7 +56,7 @@ class Feedback(Listeners):
                         thread: str | None, target: str) -> None:
         """The brief (question, answer, sources, link to the thread) to a channel or a person; a user
         group is pinged in the asker's thread instead, with the brief."""
-        record = await self.off_loop(self.d.bot.store.recall_answer, answer_id)
+        record = await self.io.run(self.d.bot.store.recall_answer, answer_id)
         permalink = ""
         try:
             ts = thread or answer_id.rsplit(":")[-1]
@@ -64,7 +64,7 @@ class Feedback(Listeners):
             permalink = str(link.get("permalink") or "")
         except SlackApiError as exc:
             log.info("no permalink for the escalation: %s", exc.response.get("error"))
-        answer = await self.off_loop(self._answer_of, record) if record is not None else None
+        answer = await self.io.run(self._answer_of, record) if record is not None else None
         brief = escalation_message(question=record.question if record else "", answer=answer,
                                    permalink=permalink, asker_id=asker, request_id=answer_id)
         if target.startswith("S"):
@@ -80,13 +80,9 @@ class Feedback(Listeners):
 
     def _answer_of(self, record: AnswerRecord) -> Answer:
         """The rated answer as an ``Answer`` again, its sources looked up in the live index."""
-        articles = {a.doc_id: a for a in self.d.kb.articles()}
-        cites = []
-        for n, doc in enumerate(record.citations, start=1):
-            article = articles.get(doc)
-            title, url = (article.title, article.url) if article else (doc, "")
-            cites.append(Citation(n, title, url, doc, ""))
-        return Answer(text=record.answer, citations=tuple(cites), question=record.question)
+        cites = tuple(Citation(n, a.title, a.url, a.doc_id, "")
+                      for n, a in enumerate(self.d.kb.articles_by_id(record.citations), start=1))
+        return Answer(text=record.answer, citations=cites, question=record.question)
 
     async def on_resolved(self, ack: Ack, body: Body, client: Client) -> None:
         await ack()
@@ -95,7 +91,7 @@ class Feedback(Listeners):
         ts, blocks = message.get("ts"), message.get("blocks")
         if not (user and channel and isinstance(ts, str) and isinstance(blocks, list)):
             return
-        self.spawn(self.off_loop(self.d.bot.store.count, "escalation_resolved", time.time()))
+        self.io.spawn(self.io.run(self.d.bot.store.count, "escalation_resolved", time.time()))
         text = str(message.get("text") or s.RESOLVED)
         await self.call(client.chat_update(channel=channel, ts=ts, text=text,
                                            blocks=resolved_blocks(blocks, user)), "resolved")

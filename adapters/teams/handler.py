@@ -12,25 +12,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from adapters.kb_admin import KbCommand
-from adapters.server.pool import AnswerPool, PoolFull
+from adapters.server.pool import AnswerPool, OffLoop, answer_in_pool
 from adapters.teams import convert
 from adapters.teams import strings as s
 from adapters.teams.port import TeamsTurn, Transport
-from bot.conversation import Incoming, Outcome, Reply, SupportBot
+from bot.conversation import MAX_QUESTION_CHARS, Incoming, Outcome, Reply, SupportBot
 from bot.policy import ChannelPolicy, Policies, Respond
 from bot.store import AnswerRecord
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 ADMIN_COMMANDS = ("reload", "status", "rollback", "help")
-MAX_QUESTION_CHARS = 4000
 REPLY_ALIAS = "teams-reply:"  # an answer is also rateable under the id of the message that carried it
 
 
@@ -54,8 +51,7 @@ class TeamsHandler:
         self.transport = transport
         self.kb_command = KbCommand(kb=deps.kb, admins=deps.admins, helpcentre_dir=deps.helpcentre_dir,
                                     strings=s, on_reload=deps.on_reload)
-        self._io = ThreadPoolExecutor(max_workers=4, thread_name_prefix="teams-io")
-        self.tasks: set[asyncio.Future[Any]] = set()
+        self.io = OffLoop(workers=4, name="teams-io")
 
     async def on_turn(self, turn: TeamsTurn) -> None:
         activity = turn.activity
@@ -109,15 +105,16 @@ class TeamsHandler:
 
     async def _answer(self, turn: TeamsTurn, msg: Incoming) -> None:
         await self._send(turn, convert.typing_activity())
-        admitted = await self._off_loop(self.d.bot.admit, msg)
+        admitted = await self.io.run(self.d.bot.admit, msg)
         if admitted is not None:
             if admitted.outcome != Outcome.DUPLICATE:
                 await self._send(turn, convert.notice_activity(admitted.text))
             return
-        task = asyncio.ensure_future(self._reply(msg))
+        answering = answer_in_pool(self.d.pool, self.d.bot, msg, self.io, error_text=s.ERROR)
+        task = asyncio.ensure_future(answering)
         done, _ = await asyncio.wait({task}, timeout=self.d.inline_budget_s)
         if done:
-            await self._deliver(turn, task.result(), msg)
+            await self._deliver(turn, task.result())
             return
         reference = turn.reference()
         log.info("answer for %s is slow: it will be sent proactively", msg.identity)
@@ -127,43 +124,34 @@ class TeamsHandler:
             ids = await self.transport.send_proactive(reference, [self._activity_of(reply)])
             await self._remember_reply(reply, ids[0] if ids else "")
 
-        self._spawn(later())
-
-    async def _reply(self, msg: Incoming) -> Reply:
-        try:
-            return await self.d.pool.run(self.d.bot.answer, msg)
-        except PoolFull:
-            log.warning("answer pool full (%d waiting): told %s we are busy", self.d.pool.pending,
-                        msg.identity)
-            return await self._off_loop(self.d.bot.busy, msg)
-        except Exception:
-            log.exception("answering %s failed", msg.identity)
-            return Reply(Outcome.ANSWERED, text=s.ERROR)
+        self.io.spawn(later())
 
     def _activity_of(self, reply: Reply) -> dict[str, Any]:
         if reply.answer is not None:
             return convert.answer_activity(reply.answer, answer_id=reply.answer_id)
         return convert.notice_activity(reply.text)
 
-    async def _deliver(self, turn: TeamsTurn, reply: Reply, msg: Incoming) -> None:
+    async def _deliver(self, turn: TeamsTurn, reply: Reply) -> None:
         sent = await self._send(turn, self._activity_of(reply))
         await self._remember_reply(reply, sent)
 
     async def _remember_reply(self, reply: Reply, sent_id: str) -> None:
         if reply.answer is not None and reply.answer_id and sent_id:
-            await self._off_loop(self.d.bot.alias, reply.answer_id, REPLY_ALIAS + sent_id)
+            await self.io.run(self.d.bot.alias, reply.answer_id, REPLY_ALIAS + sent_id)
 
     async def _notice_once(self, turn: TeamsTurn, text: str) -> None:
         """A short reply that is not an answer (help, too long, channel off): once per activity."""
-        identity = f"teams:{convert.message_id(turn.activity)}"
-        if await self._off_loop(self.d.bot.store.claim_message, identity):
+        if await self._claim(turn):
             await self._send(turn, convert.notice_activity(text))
+
+    async def _claim(self, turn: TeamsTurn) -> bool:
+        """Claim the activity's identity (the same as its question's): False for a redelivery."""
+        return await self.io.run(self.d.bot.store.claim_message, f"teams:{convert.message_id(turn.activity)}")
 
     # -- admin commands (1:1 only) -----------------------------------------------------------------------
 
     async def _admin(self, turn: TeamsTurn, command: str) -> None:
-        identity = f"teams:{convert.message_id(turn.activity)}"
-        if not await self._off_loop(self.d.bot.store.claim_message, identity):
+        if not await self._claim(turn):
             return
         sender = turn.activity.get("from") or {}
         user = str(sender.get("aadObjectId") or "")
@@ -193,7 +181,7 @@ class TeamsHandler:
         sender = activity.get("from") or {}
         user = str(sender.get("aadObjectId") or sender.get("id") or "")
         reply_to = str(activity.get("replyToId") or "")
-        rated = await self._off_loop(self.d.bot.rate, REPLY_ALIAS + reply_to, kind, user, comment)  # type: ignore[arg-type]
+        rated = await self.io.run(self.d.bot.rate, REPLY_ALIAS + reply_to, kind, user, comment)  # type: ignore[arg-type]
         log.info("Teams rating %s of reply %s: recorded=%s", kind, reply_to, rated.recorded)
         await turn.respond_invoke(200)
 
@@ -203,7 +191,7 @@ class TeamsHandler:
         activity = turn.activity
         sender = activity.get("from") or {}
         user = str(sender.get("aadObjectId") or sender.get("id") or "")
-        rated = await self._off_loop(self.d.bot.rate, answer_id, "human", user)
+        rated = await self.io.run(self.d.bot.rate, answer_id, "human", user)
         if not rated.recorded:
             await self._send(turn, convert.notice_activity(rated.text))
             return
@@ -212,8 +200,8 @@ class TeamsHandler:
         if not target:
             await self._send(turn, convert.notice_activity(s.ESCALATION_NONE))
             return
-        record: AnswerRecord | None = await self._off_loop(self.d.bot.store.recall_answer, answer_id)
-        sources = await self._off_loop(self._sources, record)
+        record: AnswerRecord | None = await self.io.run(self.d.bot.store.recall_answer, answer_id)
+        sources = await self.io.run(self._sources, record)
         where = str((activity.get("conversation") or {}).get("name") or thread_name(activity))
         brief = convert.escalation_activity(question=record.question if record else "",
                                             answer_text=record.answer if record else "", sources=sources,
@@ -230,8 +218,7 @@ class TeamsHandler:
     def _sources(self, record: AnswerRecord | None) -> list[tuple[str, str]]:
         if record is None:
             return []
-        articles = {a.doc_id: a for a in self.d.kb.articles()}
-        return [(articles[d].title, articles[d].url) if d in articles else (d, "") for d in record.citations]
+        return [(a.title, a.url) for a in self.d.kb.articles_by_id(record.citations)]
 
     # -- helpers ---------------------------------------------------------------------------------------
 
@@ -243,17 +230,9 @@ class TeamsHandler:
                         type(exc).__name__)
             return ""
 
-    async def _off_loop(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._io, fn, *args)
-
-    def _spawn(self, aw: Any) -> None:
-        task = asyncio.ensure_future(aw)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
     def shutdown(self) -> None:
         self.kb_command.shutdown()
-        self._io.shutdown(wait=False, cancel_futures=True)
+        self.io.shutdown()
 
 
 def _bot_added(activity: dict[str, Any]) -> bool:

@@ -31,8 +31,8 @@ def run(cmd: KbCommand, text: str, user: str = "UADMIN") -> Chat:
 
     async def go() -> None:
         await cmd(text, user, chat.ack, chat.respond)
-        if cmd.tasks:
-            await asyncio.gather(*cmd.tasks)
+        if cmd.io.tasks:
+            await asyncio.gather(*cmd.io.tasks)
 
     asyncio.run(go())
     return chat

@@ -111,13 +111,13 @@ def test_health_is_not_ok_without_an_index_or_with_redis_down(
     p = plan(settings(teams_dev_no_auth=True), socket_mode=False)
     up = RedisGuard(connect(REDIS_URL))
     down = RedisGuard(connect(f"redis://127.0.0.1:{free_port()}/0", timeout_s=0.2))
-    good = check_health(kb, up, "extractive", ["teams"], p)
+    good = check_health(kb, up, "extractive", p)
     assert good["ok"] and good["redis"] == "up" and good["chroma"] == "up" and good["index_version"] == 1
     assert good["chunks"] > 0 and good["teams_auth"] == "OFF (development only)"
-    assert check_health(kb_empty, up, "extractive", ["teams"], p)["ok"] is False  # nothing to answer from
-    no_redis = check_health(kb, down, "extractive", ["teams"], p)
+    assert check_health(kb_empty, up, "extractive", p)["ok"] is False  # nothing to answer from
+    no_redis = check_health(kb, down, "extractive", p)
     assert no_redis["ok"] is False and no_redis["redis"] == "down"
-    assert check_health(kb, None, "extractive", ["teams"], p)["ok"]  # no REDIS_URL: not required
+    assert check_health(kb, None, "extractive", p)["ok"]  # no REDIS_URL: not required
 
 
 def test_a_server_mark_on_the_embedded_index_goes_with_its_process(tmp_path: Path) -> None:
