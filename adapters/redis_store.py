@@ -19,7 +19,9 @@ from adapters.redis_client import RedisGuard, connect
 from bot.store import (
     FEEDBACK_KINDS,
     AnswerRecord,
+    Claim,
     FeedbackRecord,
+    Lease,
     StoreLimits,
     ThreadKey,
     day_of,
@@ -57,6 +59,40 @@ redis.call('EXPIRE', KEYS[1], ARGV[4])
 return allowed
 """
 
+# Leases (provisional claims). ``dd:{id}`` holds "1" once the reply is posted, or "L|owner|expires|attempts"
+# while a worker answers; ``lw:{id}`` the work to answer it again; the ``lz`` sorted set each leased
+# message by lease expiry, for ``stale_leases``. Times come from the caller's clock.
+# KEYS: dd, lz, lw. ARGV: owner, expires, now, claim ttl, work, message id.
+_LEASE = """
+local v = redis.call('GET', KEYS[1])
+if v then
+  if string.sub(v, 1, 2) ~= 'L|' then return {'done', 0} end
+  local expires, n = string.match(v, '^L|.*|([^|]+)|([^|]+)$')
+  if tonumber(expires) > tonumber(ARGV[3]) then return {'held', tonumber(n)} end
+  local attempts = tonumber(n) + 1
+  redis.call('SET', KEYS[1], 'L|' .. ARGV[1] .. '|' .. ARGV[2] .. '|' .. attempts, 'KEEPTTL')
+  redis.call('ZADD', KEYS[2], 'XX', ARGV[2], ARGV[6])
+  return {'resumed', attempts}
+end
+redis.call('SET', KEYS[1], 'L|' .. ARGV[1] .. '|' .. ARGV[2] .. '|1', 'EX', ARGV[4])
+if ARGV[5] ~= '' then
+  redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[4])
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[6])
+end
+return {'new', 1}
+"""
+
+# KEYS: dd, lz. ARGV: owner, new expiry, message id. 1 if the owner still held the lease.
+_RENEW = """
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local owner, n = string.match(v, '^L|(.*)|[^|]+|([^|]+)$')
+if owner ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], 'L|' .. owner .. '|' .. ARGV[2] .. '|' .. n, 'KEEPTTL')
+redis.call('ZADD', KEYS[2], 'XX', ARGV[2], ARGV[3])
+return 1
+"""
+
 _FEEDBACK_FIELDS = ("kind", "question", "answer", "citations", "channel", "at")
 _ANSWER_FIELDS = ("question", "answer", "citations", "channel", "at")
 _MAX_REPORT_DAYS = 400
@@ -92,7 +128,8 @@ class RedisStore:
     """The Redis implementation of ``bot.store.ConversationStore``.
 
     Keys (under ``prefix``): ``h:{platform}:{workspace}:{channel}:{thread}`` history list,
-    ``dd:{message id}`` de-duplication claims, ``rl:{user}`` token buckets, ``fb`` / ``un`` logs,
+    ``dd:{message id}`` de-duplication claims and leases (``lw:`` their work, ``lz`` by expiry),
+    ``rl:{user}`` token buckets, ``fb`` / ``un`` logs,
     ``a:{answer id}`` answers kept for rating, ``m:{marker}`` markers (each user's latest rating of
     an answer),
     ``st:{UTC day}`` daily counters.
@@ -123,6 +160,8 @@ class RedisStore:
         self._clock = clock
         self._prefix = prefix
         self._bucket = self._r.register_script(_TOKEN_BUCKET)
+        self._lease = self._r.register_script(_LEASE)
+        self._renew = self._r.register_script(_RENEW)
 
     @property
     def dropped_records(self) -> int:
@@ -159,6 +198,58 @@ class RedisStore:
             return bool(self._r.set(key, 1, nx=True, ex=self._limits.dedupe_ttl_s))
 
         return self._call("claim_message", run, True)
+
+    def lease_message(self, message_id: str, owner: str, lease_s: float, work: str = "") -> Lease:
+        if "|" in owner:
+            raise ValueError("a lease owner may not contain '|'")
+        now = float(self._clock())
+
+        def run() -> Lease:
+            claim, attempts = self._lease(
+                keys=self._lease_keys(message_id),
+                args=[owner, repr(now + lease_s), repr(now), self._limits.dedupe_ttl_s, work, message_id])
+            return Lease(Claim(claim), int(attempts))
+
+        return self._call("lease_message", run, Lease(Claim.NEW, 1))
+
+    def renew_lease(self, message_id: str, owner: str, lease_s: float) -> bool:
+        expires = float(self._clock()) + lease_s if lease_s > 0 else 0.0
+
+        def run() -> bool:
+            dd, lz, _ = self._lease_keys(message_id)
+            return bool(self._renew(keys=[dd, lz], args=[owner, repr(expires), message_id]))
+
+        return self._call("renew_lease", run, True)
+
+    def finish_message(self, message_id: str) -> None:
+        dd, lz, lw = self._lease_keys(message_id)
+
+        def run() -> None:
+            with self._r.pipeline(transaction=True) as p:
+                p.set(dd, 1, ex=self._limits.dedupe_ttl_s)
+                p.zrem(lz, message_id)
+                p.delete(lw)
+                p.execute()
+
+        self._call("finish_message", run, None)
+
+    def stale_leases(self, limit: int = 20) -> list[tuple[str, str]]:
+        lz = self._prefix + "lz"
+        now = float(self._clock())
+
+        def run() -> list[tuple[str, str]]:
+            if limit <= 0:
+                return []
+            ids = [str(i) for i in self._r.zrangebyscore(lz, "-inf", repr(now), start=0, num=limit)]
+            if not ids:
+                return []
+            works = self._r.mget([self._lease_keys(i)[2] for i in ids])
+            gone = [i for i, w in zip(ids, works, strict=True) if w is None]
+            if gone:  # the claim expired with its work (the de-duplication TTL): nothing left to do
+                self._r.zrem(lz, *gone)
+            return [(i, str(w)) for i, w in zip(ids, works, strict=True) if w is not None]
+
+        return self._call("stale_leases", run, [])
 
     def allow(self, user_id: str) -> bool:
         def run() -> bool:
@@ -260,6 +351,9 @@ class RedisStore:
         self.guard.close()
 
     # -- helpers --------------------------------------------------------------------------------------
+
+    def _lease_keys(self, message_id: str) -> list[str]:
+        return [self._prefix + "dd:" + message_id, self._prefix + "lz", self._prefix + "lw:" + message_id]
 
     def _history_key(self, key: ThreadKey) -> str:
         return self._prefix + "h:" + ":".join(_esc(p) for p in key.parts())

@@ -135,6 +135,12 @@ class Settings(BaseSettings):
         10.0, validation_alias=AliasChoices("SUPPORTBOT_SHUTDOWN_GRACE_S", "shutdown_grace_s"), ge=0,
         description="On SIGTERM, how long answers in flight get to be posted before the process exits.",
     )
+    answer_lease_s: float = Field(
+        30.0, validation_alias=AliasChoices("SUPPORTBOT_ANSWER_LEASE_S", "answer_lease_s"), gt=0,
+        description="A worker's hold on a message it is answering, renewed every third of it until the "
+        "reply is posted; if the worker dies, another takes the message over within about 1.5 times "
+        "this. Shorter recovers sooner but must outlast a Redis hiccup.",
+    )
     helpcentre_dir: Path | None = Field(
         None, validation_alias=AliasChoices("SUPPORTBOT_HELPCENTRE_DIR", "helpcentre_dir"),
         description="The help-centre folder that `/kb reload` (Slack) and `reload` (Teams) read.",

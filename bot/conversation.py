@@ -1,10 +1,16 @@
 """One incoming message to one reply: the turn every adapter (Slack, Teams, the console) runs.
 
-Claim the message's identity (retries and redeliveries get no second answer), take a token from the
+Lease the message's identity (retries and redeliveries get no second answer), take a token from the
 user's bucket (a friendly "slow down" when it is empty), answer with the thread's history, then
 remember: the new turns, the answer (so a rating can name it), the unanswered log and daily counters.
 ``admit`` (cheap: two store calls) and ``answer`` (CPU work) are separate steps so that a server can
 admit on its event loop and answer in a worker pool; ``handle`` runs both.
+
+No question lost: the claim is a lease (``lease_s``) that the answering worker renews until its reply
+is posted (``finish``). If the worker dies first, the lease runs out and another worker takes the
+message over (``resume``), with the ``work`` the adapter left to answer it again; a message still
+being answered is never answered twice. After ``MAX_ATTEMPTS`` workers, the user gets an apology
+instead of another try (a message that kills every worker it reaches must not go round for ever).
 Platform-free: an adapter builds an ``Incoming`` from its event and renders the ``Reply``. State lives
 behind ``ConversationStore``, so any number of workers can run this side by side.
 """
@@ -13,14 +19,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import socket
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
 from bot import messages
-from bot.store import AnswerRecord, ConversationStore, FeedbackKind, FeedbackRecord, ThreadKey
+from bot.store import AnswerRecord, Claim, ConversationStore, FeedbackKind, FeedbackRecord, Lease, ThreadKey
 from bot.types import ANSWERED_REASONS, Answer, Reason, Turn
 from knowledge.retrieval import Scope
 
@@ -59,6 +68,8 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"  # another delivery of a message already claimed: send nothing
     RATE_LIMITED = "rate_limited"  # ``text`` asks the user to slow down
     BUSY = "busy"  # every worker is taken and the queue is full: ``text`` asks to try again soon
+    RESUMED = "resumed"  # (metrics only) a message whose worker died, taken over by this one
+    GAVE_UP = "gave_up"  # ``MAX_ATTEMPTS`` workers took it and none posted a reply: ``text`` apologises
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,8 @@ _THANKS = {"helpful": messages.THANKS_HELPFUL, "not_helpful": messages.THANKS_NO
            "human": messages.HUMAN_REQUESTED}
 _REPEATED = {"helpful": messages.RATING_REPEATED, "not_helpful": messages.RATING_REPEATED,
              "human": messages.HUMAN_ALREADY_REQUESTED}
+MAX_ATTEMPTS = 3  # workers that may take one message before the user gets an apology instead
+DEFAULT_LEASE_S = 30.0
 MAX_QUESTION_CHARS = 4000  # longer messages get a short reason from the adapters, not a search
 ASKED_PREFIX = "asked:"  # daily counter of questions answered from each article: ``asked:{doc id}``
 
@@ -104,33 +117,79 @@ def voter_id(answer_id: str, user_id: str) -> str:
     return hashlib.sha1(f"{answer_id}\0{user_id}".encode()).hexdigest()[:16]
 
 
+def worker_name() -> str:
+    """This process among the workers: host, pid and a random part (a restarted pid is a new owner)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}".replace("|", "_")
+
+
 class SupportBot:
     def __init__(
         self, *, engine: Answerer, store: ConversationStore, clock: Callable[[], float] = time.time,
-        observer: TurnObserver | None = None,
+        observer: TurnObserver | None = None, owner: str | None = None, lease_s: float = DEFAULT_LEASE_S,
     ) -> None:
+        if lease_s <= 0:
+            raise ValueError("lease_s must be positive")
         self.engine = engine
         self.store = store
         self.clock = clock
         self.observer: TurnObserver = observer or _Unobserved()
+        self.owner = owner or worker_name()
+        self.lease_s = lease_s
 
     def handle(self, msg: Incoming) -> Reply:
         """Always a reply (answer, short reason or "slow down") unless the message is a duplicate."""
-        return self.admit(msg) or self.answer(msg)
+        admitted = self.admit(msg)
+        if admitted is not None:
+            return admitted
+        reply = self.answer(msg)
+        self.finish(msg.identity)
+        return reply
 
-    def admit(self, msg: Incoming) -> Reply | None:
-        """None when the message is to be answered; else the reply instead (duplicate, slow down)."""
+    def admit(self, msg: Incoming, work: str = "") -> Reply | None:
+        """None when the message is to be answered (then ``finish`` it once the reply is posted); else
+        the reply instead (duplicate, slow down). ``work``: what another worker would need to answer
+        it if this one dies first (``resume``)."""
         platform = msg.key.platform
-        if not self.store.claim_message(msg.identity):
-            log.info("duplicate message %s ignored", msg.identity)
+        lease = self.store.lease_message(msg.identity, self.owner, self.lease_s, work)
+        if not lease.granted:
+            log.info("duplicate message %s ignored (%s)", msg.identity, lease.claim)
             self.observer.admitted(platform, Outcome.DUPLICATE)
             return Reply(Outcome.DUPLICATE)
-        if not self.store.allow(msg.user_id):
+        if lease.claim == Claim.NEW and not self.store.allow(msg.user_id):
+            self.finish(msg.identity)
             self.store.count(str(Outcome.RATE_LIMITED), self.clock())
             self.observer.admitted(platform, Outcome.RATE_LIMITED)
             return Reply(Outcome.RATE_LIMITED, text=messages.SLOW_DOWN)
-        self.observer.admitted(platform, Outcome.ANSWERED)
+        self.observer.admitted(platform, Outcome.ANSWERED if lease.claim == Claim.NEW else Outcome.RESUMED)
         return None
+
+    def resume(self, message_id: str, platform: str) -> Lease:
+        """Take over a message whose lease ran out (``store.stale_leases``). Granted: answer it (or,
+        past ``MAX_ATTEMPTS``, post ``gave_up``) and ``finish`` it; else another worker has it."""
+        lease = self.store.lease_message(message_id, self.owner, self.lease_s)
+        if lease.granted:
+            log.warning("message %s: its worker stopped before replying; answering it here (attempt %d)",
+                        message_id, lease.attempts)
+            self.observer.admitted(platform, Outcome.RESUMED)
+        return lease
+
+    def renew(self, message_id: str) -> bool:
+        """Still answering: extend the lease. False when another worker has taken the message over."""
+        return self.store.renew_lease(message_id, self.owner, self.lease_s)
+
+    def release(self, message_id: str) -> None:
+        """Stopping before the reply is posted: let another worker take the message now."""
+        self.store.renew_lease(message_id, self.owner, 0)
+
+    def finish(self, message_id: str) -> None:
+        """The reply is posted: no worker will answer this message again."""
+        self.store.finish_message(message_id)
+
+    def gave_up(self, platform: str) -> Reply:
+        """The reply for a message ``MAX_ATTEMPTS`` workers took without posting one."""
+        self.store.count(str(Outcome.GAVE_UP), self.clock())
+        self.observer.admitted(platform, Outcome.GAVE_UP)
+        return Reply(Outcome.GAVE_UP, text=messages.GAVE_UP)
 
     def answer(self, msg: Incoming) -> Reply:
         """Answer an admitted message with its thread's history, and remember the turn."""

@@ -15,7 +15,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from enum import StrEnum
+from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 from bot.types import Turn
 
@@ -23,6 +24,25 @@ log = logging.getLogger(__name__)
 
 FeedbackKind = Literal["helpful", "not_helpful", "human"]
 FEEDBACK_KINDS: tuple[str, ...] = ("helpful", "not_helpful", "human")
+
+
+class Claim(StrEnum):
+    """What a worker's claim on a message came to (``ConversationStore.lease_message``)."""
+
+    NEW = "new"  # the first delivery: answer it
+    RESUMED = "resumed"  # its worker's lease ran out before the reply was posted: answer it here
+    HELD = "held"  # another worker holds a live lease: it is answering now
+    DONE = "done"  # its reply (an answer or a short reason) has been posted
+
+
+@dataclass(frozen=True)
+class Lease:
+    claim: Claim
+    attempts: int = 1  # how many workers have taken this message, this one included
+
+    @property
+    def granted(self) -> bool:
+        return self.claim in (Claim.NEW, Claim.RESUMED)
 
 
 @dataclass(frozen=True)
@@ -125,6 +145,32 @@ class ConversationStore(Protocol):
         """
         ...
 
+    def lease_message(self, message_id: str, owner: str, lease_s: float, work: str = "") -> Lease:
+        """A provisional claim: ``owner`` answers the message while its lease (``lease_s``) lasts.
+
+        NEW the first time; HELD while another owner's lease is live; DONE once ``finish_message``
+        ran (or ``claim_message`` claimed it); RESUMED when the lease ran out before that (its worker
+        died or was stopped), handing the message to this owner with ``attempts`` one higher. ``work``
+        (opaque to the store: what a worker needs to answer it again) is kept with the lease and listed
+        by ``stale_leases`` once it runs out. One atomic step across workers. Degraded: NEW.
+        """
+        ...
+
+    def renew_lease(self, message_id: str, owner: str, lease_s: float) -> bool:
+        """Extend ``owner``'s lease to ``lease_s`` from now (the answer is still being worked on);
+        ``lease_s`` <= 0 gives it up at once. False when ``owner`` no longer holds it. Degraded: True."""
+        ...
+
+    def finish_message(self, message_id: str) -> None:
+        """The reply is posted: the claim becomes final (the de-duplication TTL) and the lease's work
+        is dropped. Degraded: a no-op."""
+        ...
+
+    def stale_leases(self, limit: int = 20) -> list[tuple[str, str]]:
+        """(message id, work) of leases that ran out before their reply was posted, oldest first:
+        messages to answer again (``lease_message`` decides which worker does). [] if degraded."""
+        ...
+
     def allow(self, user_id: str) -> bool:
         """Take one token from the user's bucket (rate per second, burst); False when it is empty.
 
@@ -179,6 +225,14 @@ class ConversationStore(Protocol):
         ...
 
 
+class _MemoryLease(NamedTuple):
+    owner: str
+    expires: float  # the lease
+    attempts: int
+    work: str
+    until: float  # the claim itself (the de-duplication TTL)
+
+
 class InMemoryStore:
     """The in-process twin of ``ConversationStore``: same contract, one process only.
 
@@ -192,6 +246,7 @@ class InMemoryStore:
         self._lock = threading.Lock()
         self._threads: dict[ThreadKey, tuple[deque[Turn], float]] = {}
         self._claims: dict[str, float] = {}
+        self._leases: dict[str, _MemoryLease] = {}
         self._buckets: dict[str, tuple[float, float]] = {}  # user -> (tokens, ts)
         self._feedback: deque[FeedbackRecord] = deque(maxlen=lim.log_cap)
         self._unanswered: deque[tuple[str, str, float]] = deque(maxlen=lim.log_cap)
@@ -232,10 +287,54 @@ class InMemoryStore:
             now = self._clock()
             self._sweep(now)
             expires = self._claims.get(message_id)
-            if expires is not None and expires > now:
+            if (expires is not None and expires > now) or self._live_lease(message_id, now) is not None:
                 return False
             self._claims[message_id] = now + self._limits.dedupe_ttl_s
             return True
+
+    def lease_message(self, message_id: str, owner: str, lease_s: float, work: str = "") -> Lease:
+        with self._lock:
+            now = self._clock()
+            self._sweep(now)
+            expires = self._claims.get(message_id)
+            if expires is not None and expires > now:
+                return Lease(Claim.DONE, 0)
+            held = self._live_lease(message_id, now)
+            if held is None:
+                self._leases[message_id] = _MemoryLease(owner, now + lease_s, 1, work,
+                                                        now + self._limits.dedupe_ttl_s)
+                return Lease(Claim.NEW, 1)
+            if held.expires > now:
+                return Lease(Claim.HELD, held.attempts)
+            attempts = held.attempts + 1
+            self._leases[message_id] = _MemoryLease(owner, now + lease_s, attempts, held.work, held.until)
+            return Lease(Claim.RESUMED, attempts)
+
+    def renew_lease(self, message_id: str, owner: str, lease_s: float) -> bool:
+        with self._lock:
+            now = self._clock()
+            held = self._live_lease(message_id, now)
+            if held is None or held.owner != owner:
+                return False
+            self._leases[message_id] = held._replace(expires=now + lease_s if lease_s > 0 else 0.0)
+            return True
+
+    def finish_message(self, message_id: str) -> None:
+        with self._lock:
+            self._leases.pop(message_id, None)
+            self._claims[message_id] = self._clock() + self._limits.dedupe_ttl_s
+
+    def stale_leases(self, limit: int = 20) -> list[tuple[str, str]]:
+        with self._lock:
+            now = self._clock()
+            stale = sorted((lease.expires, k, lease.work) for k, lease in self._leases.items()
+                           if lease.expires <= now < lease.until and lease.work)
+            return [(k, work) for _, k, work in stale[: max(limit, 0)]]
+
+    def _live_lease(self, message_id: str, now: float) -> _MemoryLease | None:
+        """The message's lease, run out or not, while its claim lasts (the de-duplication TTL)."""
+        held = self._leases.get(message_id)
+        return held if held is not None and held.until > now else None
 
     def allow(self, user_id: str) -> bool:
         with self._lock:
@@ -329,6 +428,7 @@ class InMemoryStore:
         self._next_sweep = now + 60
         self._threads = {k: v for k, v in self._threads.items() if v[1] > now}
         self._claims = {k: v for k, v in self._claims.items() if v > now}
+        self._leases = {k: v for k, v in self._leases.items() if v.until > now}
         self._answers = {k: v for k, v in self._answers.items() if v[1] > now}
         self._markers = {k: v for k, v in self._markers.items() if v[1] > now}
         self._days = {k: v for k, v in self._days.items() if v[1] > now}

@@ -10,6 +10,7 @@ collector's reach (a full collection held the event loop, and every ack, for 265
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 import os
@@ -26,6 +27,7 @@ from aiohttp import web
 from adapters.app import build_engine, build_kb, build_redis, build_store, holding_embedded_index
 from adapters.redis_client import RedisGuard
 from adapters.redis_versions import RedisPointer
+from adapters.server.leases import Leases, Resumer
 from adapters.server.metrics import Metrics
 from adapters.server.pool import AnswerPool, default_workers
 from adapters.server.watch import IndexWatcher
@@ -150,6 +152,7 @@ class Server:
         self.teams_handler: Any = None
         self.metrics: Metrics | None = None
         self.watcher: IndexWatcher | None = None
+        self.leases: Leases | None = None
 
     async def start(self) -> None:
         settings, p = self.settings, self.plan
@@ -160,7 +163,8 @@ class Server:
         engine = build_engine(settings, kb, answer_threads=p.workers)
         choice = build_store(settings, redis)
         self.metrics = metrics = Metrics()
-        bot = SupportBot(engine=engine, store=choice.store, observer=metrics)
+        bot = SupportBot(engine=engine, store=choice.store, observer=metrics, lease_s=settings.answer_lease_s)
+        self.leases = leases = Leases(bot)
         await asyncio.get_running_loop().run_in_executor(None, engine.answer, WARM_UP_QUESTION)
         frozen_ms = freeze_heap()
         log.info("warm in %.1f s (index version %s, state in %s, %s, gc.freeze %.0f ms)",
@@ -175,7 +179,8 @@ class Server:
             from adapters.slack.app import SlackDeps, build_slack_app
 
             token, secret = settings.slack_bot_token or "", settings.slack_signing_secret or ""
-            deps = SlackDeps(bot=bot, kb=kb, pool=pool, policies=p.policies, admins=settings.slack_admins,
+            deps = SlackDeps(bot=bot, kb=kb, pool=pool, leases=leases, policies=p.policies,
+                             admins=settings.slack_admins,
                              helpcentre_dir=settings.helpcentre_dir,
                              working_signal_after_s=settings.working_signal_after_s,
                              on_reload=metrics.reloaded)
@@ -184,7 +189,13 @@ class Server:
                 deps, token=token, signing_secret=secret or "socket-mode", api_url=settings.slack_api_url,
                 session=self.session)
             route = SlackRoute(slack_app, secret) if p.slack_http else None
-        teams_route = self._teams_route(bot, kb, pool, metrics) if p.teams else None
+        teams_route = self._teams_route(bot, kb, pool, leases, metrics) if p.teams else None
+        resumers: dict[str, Resumer] = {}
+        if slack_app is not None:
+            resumers["slack"] = functools.partial(self.surface.conversations.resume, slack_app.client)
+        if self.teams_handler is not None:
+            resumers["teams"] = self.teams_handler.resume
+        leases.start(resumers)
 
         metrics.gauge("supportbot_answers_pending", "Questions running or waiting in the answer pool.",
                       lambda: pool.pending)
@@ -216,7 +227,8 @@ class Server:
             served.append(f"Teams via POST {base}/api/messages")
         log.info("supportbot is serving: %s; health at %s/healthz", "; ".join(served), base)
 
-    def _teams_route(self, bot: SupportBot, kb: Any, pool: AnswerPool, metrics: Metrics) -> Any:
+    def _teams_route(self, bot: SupportBot, kb: Any, pool: AnswerPool, leases: Leases,
+                     metrics: Metrics) -> Any:
         from adapters.teams.botframework import BotFrameworkTransport
         from adapters.teams.handler import TeamsDeps, TeamsHandler
         from adapters.teams.route import TeamsRoute
@@ -228,7 +240,8 @@ class Server:
             app_id=settings.teams_app_id or "", app_password=settings.teams_app_password or "",
             tenant_id=settings.teams_app_tenant_id, no_auth=not self.plan.teams_auth,
             openid_metadata_url=settings.teams_openid_metadata_url)
-        deps = TeamsDeps(bot=bot, pool=pool, kb=kb, policies=self.plan.policies, admins=settings.teams_admins,
+        deps = TeamsDeps(bot=bot, pool=pool, leases=leases, kb=kb, policies=self.plan.policies,
+                         admins=settings.teams_admins,
                          helpcentre_dir=settings.helpcentre_dir,
                          inline_budget_s=settings.teams_inline_budget_s, on_reload=metrics.reloaded)
         self.teams_handler = TeamsHandler(deps, transport)
@@ -240,9 +253,12 @@ class Server:
             await self.socket_handler.close_async()
         if self.runner is not None:
             await self.runner.cleanup()
-        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        daemons = self.leases.daemons if self.leases is not None else set()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and t not in daemons]
         if tasks:
             await asyncio.wait(tasks, timeout=grace_s)
+        if self.leases is not None:
+            await self.leases.stop()  # answers not posted in time: another worker takes them now
         if self.watcher is not None:
             self.watcher.stop()
         if self.session is not None:

@@ -13,6 +13,7 @@ from slack_bolt.async_app import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.server.leases import Leases
 from adapters.server.pool import AnswerPool, OffLoop
 from adapters.slack.blocks import SlackMessage
 from adapters.slack.convert import SlackPost
@@ -35,6 +36,7 @@ class SlackDeps:
     bot: SupportBot
     kb: KnowledgeBase
     pool: AnswerPool
+    leases: Leases  # this worker's claims on the messages it answers (no question lost)
     policies: Policies = field(default_factory=Policies)
     admins: frozenset[str] = frozenset()
     helpcentre_dir: Path | None = None

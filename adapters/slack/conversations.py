@@ -9,8 +9,10 @@ feedback buttons, or a short reason. Never silent (platform rules, "Slack").
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -21,8 +23,9 @@ from adapters.slack.base import Ack, Body, Client, Context, Listeners, log, user
 from adapters.slack.blocks import SlackMessage, answer_message, notice_message
 from adapters.slack.convert import SlackPost, mentions, post_from_event, to_incoming
 from adapters.slack.mrkdwn import escape
-from bot.conversation import MAX_QUESTION_CHARS, Incoming, Outcome, Reply
+from bot.conversation import MAX_ATTEMPTS, MAX_QUESTION_CHARS, Incoming, Outcome, Reply
 from bot.policy import ChannelPolicy, Respond, looks_like_question
+from bot.store import Lease
 from bot.suggest import Suggestion, suggested_questions
 
 SUGGEST_ACTION = "sb_suggest"  # a suggested question's button in the welcome message: sb_suggest:N
@@ -66,11 +69,28 @@ class Conversations(Listeners):
         if len(msg.text) > MAX_QUESTION_CHARS:
             await self._notice_once(post, client, s.TOO_LONG.format(chars=len(msg.text)), bot_user=bot_user)
             return
-        admitted = await self.io.run(self.d.bot.admit, msg)
+        work = json.dumps({"post": asdict(post), "bot_user": bot_user}, ensure_ascii=False)
+        admitted = await self.io.run(self.d.bot.admit, msg, work)
         if admitted is not None:
             if admitted.outcome != Outcome.DUPLICATE:
                 await self.post_reply(client, post, notice_message(admitted.text))
             return
+        async with self.d.leases.holding(msg.identity):
+            await self._answer_and_post(msg, post, client)
+
+    async def resume(self, client: Client, message_id: str, work: str, lease: Lease) -> None:
+        """Answer a post whose worker stopped before replying (``adapters/server/leases.py``)."""
+        doc = json.loads(work)
+        post = SlackPost(**doc["post"])
+        if lease.attempts > MAX_ATTEMPTS:
+            gave_up = await self.io.run(self.d.bot.gave_up, "slack")
+            await self.post_reply(client, post, notice_message(gave_up.text))
+            return
+        policy = self.d.policies.for_channel(post.channel)
+        msg = to_incoming(post, bot_user_id=str(doc.get("bot_user") or ""), scope=policy.scope)
+        await self._answer_and_post(msg, post, client)
+
+    async def _answer_and_post(self, msg: Incoming, post: SlackPost, client: Client) -> None:
         reply = await self._answer_with_signal(msg, post, client)
         message: SlackMessage
         if reply.answer is not None:

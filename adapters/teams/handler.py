@@ -10,6 +10,7 @@ promptly (platform rules, "Microsoft Teams": about 15 s). Never silent.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from adapters.kb_admin import KbCommand
+from adapters.server.leases import Leases
 from adapters.server.pool import AnswerPool, OffLoop, answer_in_pool
 from adapters.teams import convert
 from adapters.teams import strings as s
 from adapters.teams.port import TeamsTurn, Transport
-from bot.conversation import MAX_QUESTION_CHARS, Incoming, Outcome, Reply, SupportBot
+from bot.conversation import MAX_ATTEMPTS, MAX_QUESTION_CHARS, Incoming, Outcome, Reply, SupportBot
 from bot.policy import ChannelPolicy, Policies, Respond
-from bot.store import AnswerRecord
+from bot.store import AnswerRecord, Lease
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ REPLY_ALIAS = "teams-reply:"  # an answer is also rateable under the id of the m
 class TeamsDeps:
     bot: SupportBot
     pool: AnswerPool
+    leases: Leases  # this worker's claims on the messages it answers (no question lost)
     kb: Any  # knowledge.kb.KnowledgeBase
     policies: Policies = field(default_factory=Policies)
     admins: frozenset[str] = frozenset()
@@ -105,26 +108,55 @@ class TeamsHandler:
 
     async def _answer(self, turn: TeamsTurn, msg: Incoming) -> None:
         await self._send(turn, convert.typing_activity())
-        admitted = await self.io.run(self.d.bot.admit, msg)
+        work = json.dumps({"activity": turn.activity, "reference": turn.reference()}, ensure_ascii=False)
+        admitted = await self.io.run(self.d.bot.admit, msg, work)
         if admitted is not None:
             if admitted.outcome != Outcome.DUPLICATE:
                 await self._send(turn, convert.notice_activity(admitted.text))
             return
-        answering = answer_in_pool(self.d.pool, self.d.bot, msg, self.io, error_text=s.ERROR)
-        task = asyncio.ensure_future(answering)
-        done, _ = await asyncio.wait({task}, timeout=self.d.inline_budget_s)
-        if done:
-            await self._deliver(turn, task.result())
-            return
-        reference = turn.reference()
-        log.info("answer for %s is slow: it will be sent proactively", msg.identity)
+        inline_done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        held = self.io.spawn(self._answer_held(turn, msg, inline_done))
+        await asyncio.wait({held, inline_done}, return_when=asyncio.FIRST_COMPLETED)
+        if held.done():
+            held.result()  # its failure, if any, is the turn's
 
-        async def later() -> None:
-            reply = await task
-            ids = await self.transport.send_proactive(reference, [self._activity_of(reply)])
-            await self._remember_reply(reply, ids[0] if ids else "")
+    async def _answer_held(self, turn: TeamsTurn, msg: Incoming, inline_done: asyncio.Future[None]) -> None:
+        """Answer under the message's lease: in the turn if the answer is ready within the inline
+        budget, else proactively once it is (``inline_done`` lets the turn end)."""
+        try:
+            async with self.d.leases.holding(msg.identity):
+                task = asyncio.ensure_future(
+                    answer_in_pool(self.d.pool, self.d.bot, msg, self.io, error_text=s.ERROR))
+                done, _ = await asyncio.wait({task}, timeout=self.d.inline_budget_s)
+                if done:
+                    await self._deliver(turn, task.result())
+                    inline_done.set_result(None)
+                    return
+                inline_done.set_result(None)
+                log.info("answer for %s is slow: it will be sent proactively", msg.identity)
+                await self._send_later(turn.reference(), await task)
+        except Exception as exc:
+            if not inline_done.done():
+                raise  # the turn reports it
+            log.warning("sending the answer for %s failed (%s): another worker will try again",
+                        msg.identity, type(exc).__name__)
 
-        self.io.spawn(later())
+    async def resume(self, message_id: str, work: str, lease: Lease) -> None:
+        """Answer an activity whose worker stopped before replying (``adapters/server/leases.py``)."""
+        doc = json.loads(work)
+        activity, reference = doc["activity"], doc["reference"]
+        if lease.attempts > MAX_ATTEMPTS:
+            reply = await self.io.run(self.d.bot.gave_up, "teams")
+        else:
+            msg = self._incoming(activity, convert.question_text(activity),
+                                 convert.policy_for(activity, self.d.policies))
+            reply = await answer_in_pool(self.d.pool, self.d.bot, msg, self.io, error_text=s.ERROR)
+        await self._send_later(reference, reply)
+
+    async def _send_later(self, reference: dict[str, Any], reply: Reply) -> None:
+        """Send a reply proactively; a failure raises, so that the lease goes back for another try."""
+        ids = await self.transport.send_proactive(reference, [self._activity_of(reply)])
+        await self._remember_reply(reply, ids[0] if ids else "")
 
     def _activity_of(self, reply: Reply) -> dict[str, Any]:
         if reply.answer is not None:

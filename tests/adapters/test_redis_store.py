@@ -18,7 +18,7 @@ import pytest
 import redis
 
 from adapters.redis_store import RedisStore
-from bot.store import AnswerRecord, FeedbackRecord, InMemoryStore, StoreLimits, ThreadKey
+from bot.store import AnswerRecord, Claim, FeedbackRecord, InMemoryStore, Lease, StoreLimits, ThreadKey
 from bot.types import Turn
 from tests.conftest import Clock, Make, free_port, start_redis
 
@@ -232,6 +232,9 @@ def test_redis_stopped_mid_conversation_degrades_then_recovers(
             assert timed(lambda: store.history(KEY)) == []
             assert timed(lambda: store.append(KEY, Turn("user", "more"))) is None
             assert timed(lambda: store.claim_message("m1")) is True  # answer rather than drop
+            assert timed(lambda: store.lease_message("m2", "A", 30, "w")) == Lease(Claim.NEW, 1)
+            assert timed(lambda: store.renew_lease("m2", "A", 30)) is True
+            assert timed(lambda: store.stale_leases()) == []
             assert timed(lambda: store.allow("U1")) is True
             timed(lambda: store.record_feedback(rec))
             timed(lambda: store.record_unanswered("q", "C1", 1.0))
