@@ -18,7 +18,7 @@ from knowledge.loaders import load_folder
 from knowledge.reload import Progress, Reloader, ReloadReport
 from knowledge.retrieval import FusionConfig, Hit, HybridRetriever, HybridSearcher, Scope
 from knowledge.spelling import Speller
-from knowledge.store import ChromaStore, StoredChunk, check_kb_name, open_client
+from knowledge.store import ChromaStore, ClientOpener, StoredChunk, check_kb_name
 from knowledge.versions import FileLock, FilePointer, PointerState, ReloadLock, VersionPointer
 
 
@@ -154,11 +154,11 @@ class KnowledgeBase:
         (one host); pass shared ones (``adapters.redis_versions``) when several workers serve it, and
         name them in ``coordination`` for `kb status`."""
         check_kb_name(name)
-        client = open_client(data_dir=data_dir, host=chroma_host, port=chroma_port)
+        opener = ClientOpener(data_dir=data_dir, host=chroma_host, port=chroma_port)
         backend = f"chroma server {chroma_host}:{chroma_port}" if chroma_host else "embedded chroma"
         return cls(
             name=name,
-            store=ChromaStore(client),
+            store=ChromaStore(opener(), reopen=opener),
             embedder=embedder or MiniLMEmbedder(),
             pointer=pointer or FilePointer(pointer_path(data_dir, name)),
             lock=lock or FileLock(data_dir / "kb" / name / "reload.lock"),
