@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,9 +23,14 @@ from bot.coverage import CoveragePolicy
 from bot.engine import AnswerEngine
 from bot.llm import ModelConfig, make_chat_model
 from bot.store import DAY_S, ConversationStore, InMemoryStore, StoreLimits
+from bot.voice import ProfileVoice, Stylist, VoiceLibrary, VoiceProfile
+from bot.voice.lora import AdapterStore
+from bot.voice.profile import PROFILES_DIR
 from knowledge.embeddings import MiniLMEmbedder
 from knowledge.kb import KnowledgeBase, pointer_path
 from knowledge.versions import FilePointer, pid_alive
+
+log = logging.getLogger(__name__)
 
 SAMPLE_HELPCENTRE = Path(__file__).resolve().parent.parent / "knowledge" / "sample_helpcentre"
 
@@ -129,13 +136,63 @@ def model_config(settings: Settings) -> ModelConfig:
     )
 
 
-def build_engine(settings: Settings, kb: KnowledgeBase, *, answer_threads: int = 4) -> AnswerEngine:
+def build_engine(settings: Settings, kb: KnowledgeBase, *, answer_threads: int = 4,
+                 voice: str | None = None) -> AnswerEngine:
     """The answer engine for a knowledge base, with the backend the settings choose; one model worker
-    per answer thread, so model calls never queue."""
+    per answer thread, so model calls never queue. ``voice`` overrides the default voice profile."""
     config = model_config(settings)
     return AnswerEngine(knowledge=kb, llm=make_chat_model(config), backend=config.backend,
                         timeout_s=config.timeout_s, model_workers=max(1, answer_threads),
-                        policy=CoveragePolicy(threshold=settings.abstain_threshold))
+                        policy=CoveragePolicy(threshold=settings.abstain_threshold),
+                        voice=build_voice(settings, default=voice))
+
+
+def voice_library(settings: Settings) -> VoiceLibrary:
+    return VoiceLibrary(settings.voice_dir or PROFILES_DIR)
+
+
+def build_voice(settings: Settings, *, default: str | None = None) -> ProfileVoice:
+    """The voice profiles (per channel by the policy, else ``default`` or SUPPORTBOT_VOICE), with each
+    profile's active LoRA adapter, if one has been activated (`supportbot voice activate`)."""
+    return ProfileVoice(voice_library(settings), default=settings.voice if default is None else default,
+                        stylists=ActiveAdapters(settings))
+
+
+def adapter_store(settings: Settings) -> AdapterStore:
+    """Trained voice adapters live beside the profiles (SUPPORTBOT_VOICE_DIR) or in the data dir."""
+    root = settings.voice_dir / "adapters" if settings.voice_dir else settings.data_dir / "voice" / "adapters"
+    return AdapterStore(root)
+
+
+class ActiveAdapters:
+    """Each profile's active voice adapter, loaded on first use and kept; a version activated while
+    the server runs is picked up on the next answer. Without the local extras (torch, peft), or if the
+    adapter cannot load, answers keep the rules-only voice and one warning says why."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.store = adapter_store(settings)
+        self.cache_dir = settings.data_dir / "models"
+        self._loaded: dict[Path, Stylist | None] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, profile: VoiceProfile) -> Stylist | None:
+        active = self.store.active(profile.name)
+        if active is None:
+            return None
+        with self._lock:
+            if active.path not in self._loaded:
+                self._loaded[active.path] = self._load(active.path)
+            return self._loaded[active.path]
+
+    def _load(self, path: Path) -> Stylist | None:
+        try:
+            from bot.voice.lora import LoraStylist
+
+            return LoraStylist(path, cache_dir=self.cache_dir)
+        except Exception as exc:
+            log.warning("voice adapter %s cannot be loaded (%s: %s): rules only", path,
+                        type(exc).__name__, exc)
+            return None
 
 
 def store_limits(settings: Settings) -> StoreLimits:

@@ -135,6 +135,16 @@ class Settings(BaseSettings):
         10.0, validation_alias=AliasChoices("SUPPORTBOT_SHUTDOWN_GRACE_S", "shutdown_grace_s"), ge=0,
         description="On SIGTERM, how long answers in flight get to be posted before the process exits.",
     )
+    voice: str = Field(
+        "", validation_alias=AliasChoices("SUPPORTBOT_VOICE", "voice"),
+        description="The voice profile for channels whose policy names none (e.g. 'cadence', the sample "
+        "product's); unset = answers as the help centre words them.",
+    )
+    voice_dir: Path | None = Field(
+        None, validation_alias=AliasChoices("SUPPORTBOT_VOICE_DIR", "voice_dir"),
+        description="The folder of voice profiles (NAME.yml) and trained voice adapters; unset = the "
+        "profiles that ship with supportbot.",
+    )
     answer_lease_s: float = Field(
         30.0, validation_alias=AliasChoices("SUPPORTBOT_ANSWER_LEASE_S", "answer_lease_s"), gt=0,
         description="A worker's hold on a message it is answering, renewed every third of it until the "

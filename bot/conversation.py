@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 class Answerer(Protocol):
     """What the turn needs of the engine (``bot.engine.AnswerEngine`` implements it)."""
 
-    def answer(self, question: str, history: Sequence[Turn] = (), scope: Scope | None = None) -> Answer: ...
+    def answer(self, question: str, history: Sequence[Turn] = (), scope: Scope | None = None, *,
+               voice: str = "", platform: str = "") -> Answer: ...
 
 
 class TurnObserver(Protocol):
@@ -81,6 +82,7 @@ class Incoming:
     user_id: str
     text: str
     scope: Scope | None = None
+    voice: str = ""  # the channel's voice profile ("" = the default)
 
     @property
     def identity(self) -> str:
@@ -195,7 +197,8 @@ class SupportBot:
         """Answer an admitted message with its thread's history, and remember the turn."""
         now = self.clock()
         t0 = time.perf_counter()
-        answer = self.engine.answer(msg.text, self.store.history(msg.key), msg.scope)
+        answer = self.engine.answer(msg.text, self.store.history(msg.key), msg.scope, voice=msg.voice,
+                                    platform=msg.key.platform)
         self.observer.answered(msg.key.platform, answer, time.perf_counter() - t0)
         self._remember(msg, answer, now)
         return Reply(Outcome.ANSWERED, text=answer.text, answer=answer, answer_id=msg.identity)

@@ -46,6 +46,8 @@ class _State:
     question: str
     history: tuple[Turn, ...]
     scope: Scope | None
+    voice: str = ""  # the voice profile's name ("" = the default)
+    platform: str = ""  # where the answer will be shown (the voice formats for it)
     standalone: str = ""
     condensed: bool = False
     hits: tuple[Hit, ...] = ()
@@ -96,17 +98,20 @@ class AnswerEngine:
             | RunnableLambda(self._finish, name="voice")
         )
 
-    def answer(self, question: str, history: Sequence[Turn] = (), scope: Scope | None = None) -> Answer:
-        """Always returns an Answer: grounded text with citations, or a short reason."""
-        return self.answer_traced(question, history, scope)[0]
+    def answer(self, question: str, history: Sequence[Turn] = (), scope: Scope | None = None, *,
+               voice: str = "", platform: str = "") -> Answer:
+        """Always returns an Answer: grounded text with citations, or a short reason. ``voice``: the
+        profile to answer in ("" = the default); ``platform``: where it will be shown."""
+        return self.answer_traced(question, history, scope, voice=voice, platform=platform)[0]
 
-    def answer_traced(self, question: str, history: Sequence[Turn] = (), scope: Scope | None = None
-                      ) -> tuple[Answer, Trace]:
+    def answer_traced(self, question: str, history: Sequence[Turn] = (), scope: Scope | None = None, *,
+                      voice: str = "", platform: str = "") -> tuple[Answer, Trace]:
         """`answer`, with the evidence it was decided from."""
         started = time.perf_counter()
         trace = Trace(question.strip(), (), None)
         try:
-            result, state = self.chain.invoke(_State(question.strip(), tuple(history), scope))
+            state0 = _State(question.strip(), tuple(history), scope, voice=voice, platform=platform)
+            result, state = self.chain.invoke(state0)
             trace = Trace(self._searched(state), state.hits, state.coverage)
         except Exception:  # never silence: the user gets a short reason, the log gets the trace
             log.exception("answer failed (backend=%s)", self.backend)
@@ -160,7 +165,7 @@ class AnswerEngine:
     def _finish(self, s: _State) -> tuple[Answer, _State]:
         assert s.draft is not None
         answer = replace(s.draft, question=s.standalone or s.question, timings_ms=s.timings)
-        answer = self.voice.apply(answer)
+        answer = self.voice.apply(answer, profile=s.voice, platform=s.platform)
         return replace(answer, text=defuse_mentions(answer.text)), s
 
     # --- helpers ----------------------------------------------------------------------------
@@ -195,7 +200,7 @@ class AnswerEngine:
         top = s.hits[: self.cite]
         sources = [(h.title, sanitize_source(h.answer_text)) for h in top]
         try:
-            raw = self._invoke(answer_messages(s.standalone, sources))
+            raw = self._invoke(answer_messages(s.standalone, sources, style=self.voice.instructions(s.voice)))
         except TimeoutError:
             return self._extractive(s, Reason.LLM_TIMEOUT)
         except Exception:

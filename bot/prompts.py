@@ -26,8 +26,11 @@ def sources_block(sources: Sequence[tuple[str, str]]) -> str:
     return "Sources:\n\n" + "\n\n".join(parts)
 
 
-def answer_messages(question: str, sources: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-    return [("system", ANSWER_SYSTEM), ("user", f"{sources_block(sources)}\n\nQuestion: {question}")]
+def answer_messages(question: str, sources: Sequence[tuple[str, str]], *,
+                    style: str = "") -> list[tuple[str, str]]:
+    """``style``: the voice profile's instructions; the grounding rules come first and win."""
+    system = ANSWER_SYSTEM + (f"\n\nVoice (how to word it, never what to say):\n{style}" if style else "")
+    return [("system", system), ("user", f"{sources_block(sources)}\n\nQuestion: {question}")]
 
 
 def condense_messages(question: str, history: Sequence[Turn]) -> list[tuple[str, str]]:

@@ -54,4 +54,5 @@ class Answer:
     reason: Reason = Reason.ANSWERED
     question: str = ""  # the standalone question actually searched (after condensing a follow-up)
     backend: str = "extractive"
+    voice: str = ""  # how the voice was applied: "cadence/rules", "cadence/adapter v2", or why not
     timings_ms: dict[str, float] = field(default_factory=dict)

@@ -30,9 +30,11 @@ from adapters.app import (
     build_redis,
     build_store,
     embedded_index_server,
+    voice_library,
 )
 from adapters.console import messages as msg
 from adapters.console.reporting import print_report, report_json
+from adapters.console.voice_cli import voice_app
 from adapters.redis_client import RedisGuard
 from adapters.settings import Settings, load_settings
 from bot.conversation import Incoming, SupportBot
@@ -42,6 +44,7 @@ from bot.llm import BackendUnavailable
 from bot.report import build_report
 from bot.store import DAY_S, FeedbackKind, ThreadKey, day_of
 from bot.types import Answer
+from bot.voice import ProfileError
 from knowledge.evaluation import DatasetError, load_beir, retrieval_metrics, throwaway_kb
 from knowledge.kb import KnowledgeBase
 from knowledge.reload import ReloadError, ReloadReport
@@ -56,12 +59,14 @@ teams_app = typer.Typer(help=msg.TEAMS_HELP, no_args_is_help=True)
 app.add_typer(teams_app, name="teams")
 config_app = typer.Typer(help=msg.CONFIG_HELP, no_args_is_help=True)
 app.add_typer(config_app, name="config")
+app.add_typer(voice_app, name="voice")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 KbOpt = Annotated[str | None, typer.Option("--kb", help=msg.KB_OPT)]
 JsonOpt = Annotated[bool, typer.Option("--json", help=msg.JSON_OPT)]
+VoiceOpt = Annotated[str | None, typer.Option("--voice", help=msg.VOICE_OPT)]
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -223,13 +228,20 @@ def search(
         print_hits(hits)
 
 
-def open_engine(settings: Settings, knowledge: KnowledgeBase) -> AnswerEngine:
+def open_engine(settings: Settings, knowledge: KnowledgeBase, voice: str | None = None) -> AnswerEngine:
     """The engine, with the embedding model and the live index loaded up front: start-up work that a
-    running worker has already done, so the timings printed with each answer are the answer's own."""
+    running worker has already done, so the timings printed with each answer are the answer's own.
+    ``voice``: the voice profile (else SUPPORTBOT_VOICE); one that cannot be used exits 2."""
     try:
-        engine = build_engine(settings, knowledge)
+        engine = build_engine(settings, knowledge, voice=voice)
     except BackendUnavailable as exc:
         raise fail(str(exc), 2) from exc
+    name = voice if voice is not None else settings.voice
+    if name:
+        try:
+            voice_library(settings).get(name)
+        except ProfileError as exc:
+            raise fail(str(exc), 2) from exc
     knowledge.embedder.raw_query_embedding("warm-up")
     knowledge.live()
     return engine
@@ -239,6 +251,7 @@ def answer_json(a: Answer) -> dict[str, Any]:
     return {
         "answer": a.text, "citations": [asdict(c) for c in a.citations], "confidence": str(a.confidence),
         "abstained": a.abstained, "reason": str(a.reason), "question": a.question, "backend": a.backend,
+        "voice": a.voice,
         "timings_ms": a.timings_ms,
     }
 
@@ -258,11 +271,12 @@ def print_answer(a: Answer) -> None:
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in quotes.")],
     kb: KbOpt = None,
+    voice: VoiceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     settings = load_settings()
     knowledge = open_kb(settings, kb)
-    answer = open_engine(settings, knowledge).answer(question)
+    answer = open_engine(settings, knowledge, voice).answer(question, platform="console")
     if as_json:
         out.print_json(json.dumps(answer_json(answer)))
     else:
@@ -273,11 +287,11 @@ RATINGS: dict[str, FeedbackKind] = {"/helpful": "helpful", "/unhelpful": "not_he
 
 
 @app.command(help=msg.CHAT_HELP)
-def chat(kb: KbOpt = None) -> None:
+def chat(kb: KbOpt = None, voice: VoiceOpt = None) -> None:
     settings = load_settings()
     redis = build_redis(settings)
     knowledge = open_kb(settings, kb, redis)
-    engine = open_engine(settings, knowledge)
+    engine = open_engine(settings, knowledge, voice)
     state = build_store(settings, redis)
     bot = SupportBot(engine=engine, store=state.store)
     user = f"{getpass.getuser()}@{socket.gethostname()}"

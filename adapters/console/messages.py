@@ -37,6 +37,7 @@ REPORT_NOT_HELPFUL = "Questions whose answers were rated not helpful"
 
 KB_OPT = "Knowledge base name (default: SUPPORTBOT_KB or 'default')."
 JSON_OPT = "Print one JSON object instead of a table."
+VOICE_OPT = "Answer in this voice profile (e.g. cadence); default: SUPPORTBOT_VOICE, else none."
 
 PATH_MISSING = "error: {path} does not exist"
 NOTHING_INDEXED = (
@@ -112,3 +113,50 @@ TEAMS_APP_ID_MISSING = (
     "TEAMS_APP_ID is unset: set it to the bot's Microsoft App ID (a GUID), then run this again"
 )
 TEAMS_PACKAGE_WROTE = "Wrote {path}: upload it in Teams (Apps → Manage your apps → Upload an app)"
+
+VOICE_HELP = "The brand voice: check profiles and score replies against them."
+VOICE_LINT_HELP = (
+    "Score a reply against a voice profile, rule by rule (banned phrases, preferred terms, greeting, "
+    "sign-off, emoji, length, exclamations, reading level, formatting). Exit 0 when every rule passes."
+)
+VOICE_PROFILES_HELP = "List the voice profiles and whether each loads (exit 1 if one is broken)."
+VOICE_PROFILE_OPT = "The voice profile (a NAME.yml in SUPPORTBOT_VOICE_DIR); default: SUPPORTBOT_VOICE."
+VOICE_PLATFORM_OPT = "Where the reply is shown: slack, teams or console (formatting rules differ)."
+VOICE_WHICH = "name a voice profile with --profile (there: {names}), or set SUPPORTBOT_VOICE"
+VOICE_BAD_PLATFORM = "unknown platform {platform!r}; use one of: {platforms}"
+VOICE_LINT_TITLE = "voice {profile} on {platform}: {score:.0%} of rules pass"
+VOICE_FOLDER = "voice profiles in {folder}:"
+VOICE_TRAIN_HELP = (
+    "Train a LoRA voice adapter on the local SmolLM2 from example pairs (plain answer -> on-brand answer), "
+    "after a hygiene check that refuses a dirty set; saves a new version (seeded, CPU: minutes)."
+)
+VOICE_HELDOUT_OPT = ("Held-out pairs (default for eval: the profile's shipped set); train checks that they "
+                     "do not overlap the training pairs.")
+VOICE_STEPS_OPT = "Stop after this many optimiser steps (a quick try)."
+VOICE_ACTIVATE_OPT = "Make the new version the active one."
+VOICE_DIRTY = "the example set has {n} problems"
+VOICE_REFUSED = "not training on {file}: fix the {n} problems listed above (or drop those examples)"
+VOICE_TRAINING = "training a voice adapter for {profile} on {n} examples: {version}"
+VOICE_TRAINED = ("{version}: {steps} steps, loss {first} -> {last}, {seconds:.0f} s; saved in {path}. "
+                 "Score it with `supportbot voice eval`, use it with `supportbot voice activate {version}`.")
+VOICE_ACTIVATED = "voice {profile}: active adapter is now {version}"
+VOICE_LIST_HELP = "List a profile's voice adapter versions: which is active, their data, loss and evaluation."
+VOICE_LIST_TITLE = "voice adapters for {profile}"
+VOICE_NO_ADAPTERS = ("no voice adapters for {profile} yet: train one with "
+                     "`supportbot voice train EXAMPLES.jsonl`")
+VOICE_ACTIVATE_HELP = ("Make a voice adapter version the active one (answers are reworded by it, then "
+                       "fact-checked).")
+VOICE_ROLLBACK_HELP = "Go back to the adapter version that was active before (or to rules only)."
+VOICE_EVAL_HELP = (
+    "Run the held-out pairs through rules (the rewriter alone), base (SmolLM2 prompted with the profile) and "
+    "adapter (the active LoRA), and print style_score, fact_preservation and guard_pass for each."
+)
+VOICE_SYSTEMS_OPT = "Which systems to run, comma-separated: rules, base, adapter."
+VOICE_NO_HELDOUT = "no held-out pairs at {path}; pass --heldout FILE"
+VOICE_BAD_SYSTEM = "unknown system {system!r}; use rules, base or adapter"
+VOICE_NO_ACTIVE = ("no voice adapter is active for {profile}: `supportbot voice activate VERSION` first, "
+                   "or leave adapter out of --systems")
+VOICE_EVALUATING = "{system}: {n} held-out pairs..."
+VOICE_EVAL_TITLE = "voice {profile}: {n} held-out pairs"
+VOICE_LIMIT_OPT = "Only the first N held-out pairs (a quick look)."
+VOICE_STEP = "step {done}/{total}, loss {loss:.3f}"

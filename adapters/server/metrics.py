@@ -27,7 +27,8 @@ class Metrics:
         self.registry = r = CollectorRegistry()
         self.requests = Counter("supportbot_requests", "Messages by platform and outcome (answered, "
                                 "duplicate, rate_limited, busy; resumed: taken over from a worker that "
-                                "died, then also counted when answered; gave_up).", ["platform", "outcome"], registry=r)
+                                "died, then also counted when answered; gave_up).", ["platform", "outcome"],
+                                registry=r)
         self.latency = Histogram("supportbot_answer_seconds", "Time to make an answer, by backend.",
                                  ["backend"], buckets=_LATENCY_BUCKETS, registry=r)
         self.answers = Counter("supportbot_answers", "Answers by confidence and reason.",

@@ -24,7 +24,14 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from adapters.app import build_engine, build_kb, build_redis, build_store, holding_embedded_index
+from adapters.app import (
+    build_engine,
+    build_kb,
+    build_redis,
+    build_store,
+    holding_embedded_index,
+    voice_library,
+)
 from adapters.redis_client import RedisGuard
 from adapters.redis_versions import RedisPointer
 from adapters.server.leases import Leases, Resumer
@@ -35,6 +42,7 @@ from adapters.server.web import SlackRoute, build_web_app
 from adapters.settings import Settings
 from bot.conversation import SupportBot
 from bot.policy import Policies, PolicyError, load_policies
+from bot.voice import ProfileError
 from knowledge.kb import KnowledgeBase
 
 log = logging.getLogger("supportbot.serve")
@@ -94,9 +102,25 @@ def plan(settings: Settings, *, socket_mode: bool) -> Plan:
         policies = load_policies(settings.channels_file)
     except PolicyError as exc:
         raise StartupError(str(exc)) from exc
+    check_voices(settings, policies)
     return Plan(slack_http=slack_http, slack_socket=slack_socket, teams=teams,
                 teams_auth=bool(settings.teams_app_id), policies=policies,
                 workers=settings.workers or default_workers(settings.llm))
+
+
+def check_voices(settings: Settings, policies: Policies) -> None:
+    """Every voice profile the settings and the channel policy name must load, or StartupError."""
+    named = {policies.default.voice: "the channel policy", **{c.voice: "the channel policy"
+                                                            for c in policies.channels.values()}}
+    named[settings.voice] = "SUPPORTBOT_VOICE"
+    library = voice_library(settings)
+    for name, where in sorted(named.items()):
+        if name:
+            try:
+                library.get(name)
+            except ProfileError as exc:
+                raise StartupError(f"voice profile {name!r}, named by {where}, cannot be used: "
+                                   f"{exc}") from exc
 
 
 def tune_threads() -> dict[str, Any]:

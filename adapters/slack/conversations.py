@@ -62,7 +62,7 @@ class Conversations(Listeners):
             await self.answer(post, client, policy, bot_user=bot_user)
 
     async def answer(self, post: SlackPost, client: Client, policy: ChannelPolicy, *, bot_user: str) -> None:
-        msg = to_incoming(post, bot_user_id=bot_user, scope=policy.scope)
+        msg = to_incoming(post, bot_user_id=bot_user, scope=policy.scope, voice=policy.voice)
         if not msg.text:
             await self._notice_once(post, client, await self._help_text(policy), bot_user=bot_user)
             return
@@ -87,7 +87,8 @@ class Conversations(Listeners):
             await self.post_reply(client, post, notice_message(gave_up.text))
             return
         policy = self.d.policies.for_channel(post.channel)
-        msg = to_incoming(post, bot_user_id=str(doc.get("bot_user") or ""), scope=policy.scope)
+        msg = to_incoming(post, bot_user_id=str(doc.get("bot_user") or ""), scope=policy.scope,
+                          voice=policy.voice)
         await self._answer_and_post(msg, post, client)
 
     async def _answer_and_post(self, msg: Incoming, post: SlackPost, client: Client) -> None:

@@ -98,6 +98,6 @@ def question_text(text: str, bot_user_id: str) -> str:
     return " ".join(html.unescape(text).split())
 
 
-def to_incoming(post: SlackPost, *, bot_user_id: str, scope: Scope | None) -> Incoming:
+def to_incoming(post: SlackPost, *, bot_user_id: str, scope: Scope | None, voice: str = "") -> Incoming:
     return Incoming(key=post.key, message_id=post.message_id, user_id=post.user,
-                    text=question_text(post.text, bot_user_id), scope=scope)
+                    text=question_text(post.text, bot_user_id), scope=scope, voice=voice)

@@ -104,7 +104,7 @@ class TeamsHandler:
         sender = activity.get("from") or {}
         user = str(sender.get("aadObjectId") or sender.get("id") or "")
         return Incoming(key=convert.thread_key(activity), message_id=convert.message_id(activity),
-                        user_id=user, text=text, scope=policy.scope)
+                        user_id=user, text=text, scope=policy.scope, voice=policy.voice)
 
     async def _answer(self, turn: TeamsTurn, msg: Incoming) -> None:
         await self._send(turn, convert.typing_activity())

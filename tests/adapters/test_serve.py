@@ -137,3 +137,18 @@ def test_a_server_mark_on_the_embedded_index_goes_with_its_process(tmp_path: Pat
     stale.write_text(_json.dumps({"pid": dead.pid, "host": socket.gethostname(), "since": 0}), encoding="utf-8")
     assert embedded_index_server(cfg) is None and not stale.exists()  # a dead server's mark is cleared
     assert embedded_index_server(settings(data_dir=tmp_path, chroma_host="chroma.internal")) is None
+
+
+def test_a_voice_profile_that_cannot_be_used_stops_serve(tmp_path: Path) -> None:
+    policy = tmp_path / "channels.yml"
+    policy.write_text("channels:\n  C0VOICE:\n    voice: cadense\n", encoding="utf-8")
+    base = {"slack_bot_token": "xoxb-1", "slack_signing_secret": "s"}
+    with pytest.raises(StartupError, match=r"voice profile 'cadense', named by the channel policy.*there: cadence"):
+        plan(settings(channels_file=policy, **base), socket_mode=False)
+    broken = tmp_path / "voices"
+    broken.mkdir()
+    (broken / "acme.yml").write_text("brand: Acme\n", encoding="utf-8")
+    with pytest.raises(StartupError, match=r"'acme', named by SUPPORTBOT_VOICE.*assistant_name: is required"):
+        plan(settings(voice="acme", voice_dir=broken, **base), socket_mode=False)
+    policy.write_text("channels:\n  C0VOICE:\n    voice: cadence\n", encoding="utf-8")
+    assert plan(settings(channels_file=policy, **base), socket_mode=False).policies.for_channel("C0VOICE").voice == "cadence"

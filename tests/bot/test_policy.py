@@ -16,6 +16,7 @@ from bot.policy import (
     looks_like_question,
     parse_policies,
 )
+from bot.voice import VoiceLibrary
 from knowledge.loaders import load_file
 from knowledge.retrieval import Scope
 
@@ -281,3 +282,5 @@ def test_shipped_example_parses_and_names_real_categories() -> None:
     assert named and named <= folders
     article = next((SAMPLE / "billing").glob("*.md"))
     assert load_file(article, root=SAMPLE).category == "billing"
+    voices = {p.voice for p in (policies.default, *policies.channels.values())} - {""}
+    assert voices == {"cadence"} and all(VoiceLibrary().get(v) for v in voices)  # shipped profiles

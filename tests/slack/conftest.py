@@ -45,6 +45,8 @@ channels:
     respond: "off"
   C0TEAM:
     escalation: S0SUPPORTERS
+  C0VOICE:
+    voice: cadence
 """
 
 

