@@ -1,0 +1,99 @@
+"""`supportbot bench`: supportbot side by side with the plain LangChain tutorial RAG (bench/compare.py).
+
+Runs from a source checkout: the `bench` package sits beside the installed ones and is not shipped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+BENCH_HELP = ("Benchmark supportbot against the plain LangChain tutorial RAG on the same data and model: "
+              "quality, abstention, latency, scale and memory. Writes latest.json, latest.md and plots.")
+QUICK_OPT = "Sizes 1k and 10k chunks only (a few minutes); the full run adds 100k chunks."
+OUT_OPT = "Where to write latest.json, latest.md and the PNG plots."
+JSON_OPT = "Print the results as JSON instead of the table."
+SIZES_OPT = "Comma-separated index sizes in chunks, instead of the defaults."
+EVAL_DIR_OPT = ("A folder of BEIR sets to score (default ../shared/data/eval); "
+                "bench/data/cadence-conversations is always added.")
+MAX_QUERIES_OPT = "Dry runs only: the first N queries of each set (its gold articles and all others stay)."
+NOT_A_CHECKOUT = "supportbot bench needs a source checkout (bench/compare.py next to adapters/): {root}"
+WROTE = "wrote {path}"
+
+ROOT = Path(__file__).resolve().parents[2]
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def load_compare() -> ModuleType:
+    """`bench.compare`, putting the checkout on the path when `supportbot` runs as an installed script."""
+    if not (ROOT / "bench" / "compare.py").is_file():
+        err.print("error: " + NOT_A_CHECKOUT.format(root=ROOT), markup=False, highlight=False)
+        raise typer.Exit(2)
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    return importlib.import_module("bench.compare")
+
+
+def progress_display(bars: Progress) -> Callable[[str, int, int], None]:
+    """A `(stage, done, total)` callback drawing one bar per stage."""
+    tasks: dict[str, Any] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bars.add_task(stage, total=total or None)
+        bars.update(tasks[stage], completed=done, total=total or None)
+
+    return update
+
+
+def bench(
+    quick: Annotated[bool, typer.Option("--quick", help=QUICK_OPT)] = False,
+    out_dir: Annotated[Path | None, typer.Option("--out", help=OUT_OPT)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_OPT)] = False,
+    sizes: Annotated[str | None, typer.Option("--sizes", help=SIZES_OPT)] = None,
+    eval_dir: Annotated[Path | None, typer.Option("--eval-dir", help=EVAL_DIR_OPT)] = None,
+    max_queries: Annotated[int | None, typer.Option("--max-queries", min=1, hidden=True,
+                                                    help=MAX_QUERIES_OPT)] = None,
+) -> None:
+    try:
+        chosen = [int(s) for s in sizes.split(",") if s.strip()] if sizes else None
+    except ValueError as exc:
+        raise typer.BadParameter(f"--sizes: {exc}") from exc
+    compare = load_compare()
+    from bench import report
+
+    given = sys.argv[2:] if sys.argv[1:2] == ["bench"] else []
+    command = " ".join(["supportbot bench", *given])
+    plan = compare.plan_for(quick=quick, sizes=chosen, command=command,
+                            eval_dir=eval_dir or compare.EVAL_DIR)
+    if max_queries:
+        plan = dataclasses.replace(plan, max_queries=max_queries, mode="dry")
+    bars = Progress(TextColumn("{task.description:<44}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=err, transient=False, disable=as_json)
+    with bars:
+        result = compare.run(plan, progress=progress_display(bars))
+    written = report.write(result, out_dir or compare.RESULTS)
+    if as_json:
+        out.print_json(json.dumps(result))
+        return
+    headline = Table(title=f"supportbot vs the LangChain tutorial RAG ({result['mode']} run)")
+    for column in report.COLUMNS:
+        headline.add_column(column)
+    for cells in report.table(result):
+        headline.add_row(*(c.replace("**", "") for c in cells))
+    out.print(headline)
+    out.print(report.NOTE.replace("**", ""), markup=False, highlight=False)
+    for path in written:
+        out.print(WROTE.format(path=path), markup=False, highlight=False)
