@@ -139,6 +139,7 @@ def train(pairs: Sequence[Pair], profile: VoiceProfile, *, cache_dir: Path, out_
                 progress(step, total, losses[-1])
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out_dir))
+    _portable(out_dir)
     seconds = time.perf_counter() - started
     meta = {
         "version": out_dir.name, "profile": profile.name, "base_model": BASE_MODEL,
@@ -152,6 +153,16 @@ def train(pairs: Sequence[Pair], profile: VoiceProfile, *, cache_dir: Path, out_
     }
     write_meta(out_dir, meta)
     return TrainResult(out_dir.name, out_dir, losses, seconds, meta)
+
+
+def _portable(folder: Path) -> None:
+    """No machine-specific path in the saved config (the base model is given when loading), and no
+    model-card template."""
+    config = folder / "adapter_config.json"
+    doc = json.loads(config.read_text(encoding="utf-8"))
+    doc["base_model_name_or_path"] = "SmolLM2-135M-Instruct"
+    config.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    (folder / "README.md").unlink(missing_ok=True)
 
 
 def _chunks(values: list[float], size: int) -> list[list[float]]:

@@ -131,6 +131,8 @@ def test_a_tiny_training_run_lowers_the_loss_and_changes_the_output(
     assert meta["dataset"]["train"] == 4 and meta["settings"]["r"] == 8
     assert meta["loss"]["last"] < meta["loss"]["first"]
     assert meta["base_model"].startswith("SmolLM2-135M") and meta["created"]
+    config = json.loads((tmp_path / "v1" / "adapter_config.json").read_text(encoding="utf-8"))
+    assert config["base_model_name_or_path"] == "SmolLM2-135M-Instruct"  # no path of this machine
     question = "Exports take 9 minutes [1]. Click **Export**."
     adapted = LoraStylist(tmp_path / "v1", cache_dir=cache, max_time_s=15).restyle(question, CADENCE)
     base = base_system(CADENCE, cache, max_time_s=15)(question)
