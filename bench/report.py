@@ -210,13 +210,7 @@ def plots(result: dict[str, Any], out: Path) -> list[Path]:
     ax.set(xscale="log", xlabel="chunks in the index (each system's own, for the same articles)",
            ylabel="retrieval time (ms)",
            title=f"Retrieval latency against size ({result['machine']['cores']} cores)")
-    ax.set_ylim(0, ax.get_ylim()[1] * 1.1)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    written.append(out / "latency_vs_size.png")
-    fig.savefig(written[-1], dpi=120)
-    plt.close(fig)
+    written.append(_save(fig, ax, out / "latency_vs_size.png"))
 
     if all("memory" in r for r in rows):
         fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -231,14 +225,21 @@ def plots(result: dict[str, Any], out: Path) -> list[Path]:
             ax.axhline(floor, color="grey", ls=":", label="model alone (RSS)")
         ax.set(xscale="log", xlabel="chunks in the index (each system's own, for the same articles)",
                ylabel="resident memory (MiB)", title="Memory of a loaded worker against size")
-        ax.set_ylim(0, ax.get_ylim()[1] * 1.1)
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        written.append(out / "memory_vs_size.png")
-        fig.savefig(written[-1], dpi=120)
-        plt.close(fig)
+        written.append(_save(fig, ax, out / "memory_vs_size.png"))
     return written
+
+
+def _save(fig: Any, ax: Any, path: Path) -> Path:
+    """Finish a plot the same way for every figure: from zero, a light grid, the legend, saved."""
+    import matplotlib.pyplot as plt
+
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.1)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 def write(result: dict[str, Any], out: Path) -> list[Path]:
