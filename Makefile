@@ -28,9 +28,10 @@ test: $(STAMP)
 	  echo "Redis for tests: $$REDIS_URL"; \
 	  REDIS_URL="$$REDIS_URL" $(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP)  # QUICK=1: the comparison without its 100k-chunk size
 	@REDIS_URL="$$(scripts/ensure-redis)" || exit 1; \
-	  REDIS_URL="$$REDIS_URL" $(BIN)/python -m bench
+	  REDIS_URL="$$REDIS_URL" $(BIN)/python -m bench && \
+	  $(BIN)/supportbot bench $(if $(QUICK),--quick)
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot knowledge adapters tests bench

@@ -9,6 +9,9 @@ does): ack p99 <= 100 ms and every message answered exactly once (bench/slack_lo
 Teams: an activity in to its reply at the Bot Connector against the bare turn (bench/teams_latency.py).
 `serve`'s start-up settings against the defaults: a query embedding on a busy machine with one torch
 thread and a passive OpenMP wait, and a full garbage collection after `gc.freeze()` (bench/runtime.py).
+Scale-out (bench/scale_out.py): one `serve` worker's memory at ~10k chunks and answers/s of one and of
+two workers behind one Redis, each against the bare engine; and the model-call pool on a slow fake
+model (every question answered by the model, in about delay x ceil(questions / model workers)).
 `--local` adds the local model's load time and tokens/s.
 """
 
@@ -21,6 +24,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from bench.synthetic import queries, write_helpcentre
 from bench.turn import turn_overhead
@@ -54,7 +58,7 @@ def run(articles: int, n_queries: int, sample: int, redis_url: str | None) -> di
 
         # baseline: the raw model on the same kind of chunk texts the ingest embeds
         docs = load_folder(root / "hc").documents[: max(1, sample)]
-        texts = []
+        texts: list[str] = []
         for d in docs:
             texts.extend(c.search_text() for c in kb.reloader.chunks(d))
         raw_tp = raw_batch_throughput(texts, embedder.batch_size)
@@ -152,15 +156,24 @@ def main() -> None:
     ap.add_argument("--sample", type=int, default=150, help="articles whose chunks time the raw model")
     ap.add_argument("--local", action="store_true", help="also time the local SmolLM2 model")
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--chat-only", action="store_true", help="only the Slack load and Teams reply benchmarks")
+    ap.add_argument("--chat-only", action="store_true",
+                    help="only the served benchmarks: Slack load, Teams reply, scale-out")
     ap.add_argument("--slack-rate", type=float, default=100, help="new messages per second")
     ap.add_argument("--slack-seconds", type=float, default=30)
+    ap.add_argument("--scale-only", action="store_true",
+                    help="only the scale-out benchmark (worker memory, answers/s of 1 and 2 workers, "
+                         "model pool)")
+    ap.add_argument("--scale-answers", type=int, default=300, help="questions per answers/s run")
+    ap.add_argument("--scale-cold", action="store_true",
+                    help="index the scale-out help centre from scratch instead of reusing its cached index")
     args = ap.parse_args()
     redis_url = os.environ.get("REDIS_URL")
     if not redis_url:
-        print("REDIS_URL unset: skipping the Redis turn and Slack load benchmarks (`make bench` sets it)")
-    result = {} if args.chat_only else run(args.articles, args.queries, args.sample, redis_url)
-    if not args.chat_only:
+        print("REDIS_URL unset: skipping the Redis turn, Slack load and scale-out benchmarks (`make bench` "
+              "sets it)")
+    only = args.chat_only or args.scale_only
+    result = {} if only else run(args.articles, args.queries, args.sample, redis_url)
+    if not only:
         from bench.runtime import embedding_under_load, gc_pause
 
         embed, pause = embedding_under_load(), gc_pause()
@@ -168,30 +181,37 @@ def main() -> None:
                                    "pass": embed["serve"]["p95_ms"] < embed["default"]["p95_ms"]}
         result["serve_gc"] = {**pause, "target": "full gc after freeze <= 25 ms",
                               "pass": pause["after_freeze_ms"] <= 25}
-    if redis_url:
+    if redis_url and not args.scale_only:
         from bench.slack_load import slack_load
         from bench.teams_latency import teams_latency
 
         result["teams_reply"] = teams_latency(redis_url=redis_url)
         result["slack_load"] = slack_load(rate=args.slack_rate, duration_s=args.slack_seconds, users=200,
                                           redis_url=redis_url)
+    if redis_url:
+        from bench.scale_out import CACHE, scale_out
+
+        result["scale_out"] = scale_out(redis_url=redis_url, articles=args.articles,
+                                        answers=args.scale_answers, cache=None if args.scale_cold else CACHE)
     if args.local:
         with tempfile.TemporaryDirectory(prefix="supportbot-llm-") as tmp:
             result["local_model"] = local_model(Path(tmp))
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
-    (out / "latest.json").write_text(json.dumps(result, indent=2))
+    (out / "targets.json").write_text(json.dumps(result, indent=2))
     if args.json:
         print(json.dumps(result, indent=2))
         return
     if "articles" in result:
         print(f"synthetic help centre: {result['articles']} articles, {result['chunks']} chunks")
-    for name in ("retrieval", "answer", "ingest", "reload", "redis_turn", "serve_threads", "serve_gc",
-                 "slack_load", "teams_reply", "local_model"):
-        if name not in result:
-            continue
-        section = dict(result[name])  # type: ignore[call-overload]
-        verdict = {True: "PASS", False: "FAIL"}.get(section.pop("pass", None), "INFO")  # type: ignore[arg-type]
+    names = ("retrieval", "answer", "ingest", "reload", "redis_turn", "serve_threads", "serve_gc",
+             "slack_load", "teams_reply", "local_model")
+    sections: list[tuple[str, Any]] = [(name, result[name]) for name in names if name in result]
+    scale: Any = result.get("scale_out") or {}
+    sections += [(f"scale_out.{k}", v) for k, v in scale.items()]
+    for name, value in sections:
+        section = dict(value)
+        verdict = {True: "PASS", False: "FAIL"}.get(section.pop("pass", None), "INFO")
         print(f"{verdict}  {name:<11} " + ", ".join(f"{k}={v}" for k, v in section.items()))
 
 

@@ -124,13 +124,23 @@ def check_voices(settings: Settings, policies: Policies) -> None:
 
 
 def tune_threads() -> dict[str, Any]:
-    """One torch thread per worker and a passive OpenMP wait; call before torch is first imported."""
+    """One torch thread and one BLAS thread per worker, and a passive OpenMP wait; scale with processes.
+
+    The BLAS limit is set through threadpoolctl because numpy (and its OpenBLAS pool) is already loaded
+    when this runs, so OPENBLAS_NUM_THREADS would come too late: left alone, OpenBLAS keeps a second,
+    spinning thread per worker, one worker keeps ~1.85 of 2 cores busy and a second worker adds nothing
+    (bench/scale_out.py: two workers 0.93x one; with one BLAS thread 1.98x)."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     import torch
+    from threadpoolctl import threadpool_info, threadpool_limits
 
     torch.set_num_threads(1)
-    return {"torch_threads": torch.get_num_threads(), "omp_wait_policy": os.environ["OMP_WAIT_POLICY"]}
+    threadpool_limits(1, user_api="blas")
+    blas = sorted({int(p["num_threads"]) for p in threadpool_info() if p.get("user_api") == "blas"})
+    return {"torch_threads": torch.get_num_threads(), "blas_threads": blas,
+            "omp_wait_policy": os.environ["OMP_WAIT_POLICY"]}
 
 
 def freeze_heap() -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -152,3 +153,13 @@ def test_a_voice_profile_that_cannot_be_used_stops_serve(tmp_path: Path) -> None
         plan(settings(voice="acme", voice_dir=broken, **base), socket_mode=False)
     policy.write_text("channels:\n  C0VOICE:\n    voice: cadence\n", encoding="utf-8")
     assert plan(settings(channels_file=policy, **base), socket_mode=False).policies.for_channel("C0VOICE").voice == "cadence"
+
+
+def test_tune_threads_leaves_one_blas_thread_although_numpy_is_already_loaded() -> None:
+    code = ("import numpy, json; from adapters.server.serve import tune_threads; "
+            "print(json.dumps(tune_threads()))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "OPENBLAS_"))}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
+                         cwd=Path(__file__).resolve().parents[2], check=True)
+    tuned = json.loads(out.stdout.strip().splitlines()[-1])
+    assert tuned["torch_threads"] == 1 and tuned["blas_threads"] == [1]
