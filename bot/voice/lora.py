@@ -242,12 +242,12 @@ class AdapterStore:
 
     def versions(self, profile: str) -> list[AdapterVersion]:
         found: dict[str, AdapterVersion] = {}
-        for base, shipped in ((self.shipped, True), (self.root, False)):
+        for base in (self.shipped, self.root):  # a trained version shadows a shipped one of that name
             folder = base / profile
             for d in sorted(folder.iterdir()) if folder.is_dir() else []:
-                if _VERSION.match(d.name) and (d / "meta.json").is_file():
-                    meta = json.loads((d / "meta.json").read_text(encoding="utf-8"))
-                    found[d.name] = AdapterVersion(profile, d.name, d, meta, shipped)
+                version = self._version(profile, d.name)
+                if version is not None:
+                    found[d.name] = version
         return sorted(found.values(), key=lambda v: int(v.version[1:]))
 
     def next_dir(self, profile: str) -> Path:
@@ -269,10 +269,22 @@ class AdapterStore:
                        encoding="utf-8")
         tmp.replace(folder / "active.json")
 
+    def _version(self, profile: str, name: str) -> AdapterVersion | None:
+        """One version by name (trained first, then shipped), or None; no other folder is read."""
+        if not _VERSION.match(name):
+            return None
+        for base, shipped in ((self.root, False), (self.shipped, True)):
+            folder = base / profile / name
+            if (folder / "meta.json").is_file():
+                meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+                return AdapterVersion(profile, name, folder, meta, shipped)
+        return None
+
     def active(self, profile: str) -> AdapterVersion | None:
+        """Read on every answer (``adapters.app.ActiveAdapters``): one small file and the active
+        version's own meta.json, not a listing of every version."""
         history = self._state(profile)
-        by_name = {v.version: v for v in self.versions(profile)}
-        return by_name.get(history[-1]) if history else None
+        return self._version(profile, history[-1]) if history else None
 
     def activate(self, profile: str, version: str) -> AdapterVersion:
         by_name = {v.version: v for v in self.versions(profile)}
