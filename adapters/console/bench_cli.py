@@ -19,17 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-BENCH_HELP = ("Benchmark supportbot against the plain LangChain tutorial RAG on the same data and model: "
-              "quality, abstention, latency, scale and memory. Writes latest.json, latest.md and plots.")
-QUICK_OPT = "Sizes 1k and 10k chunks only (a few minutes); the full run adds 100k chunks."
-OUT_OPT = "Where to write latest.json, latest.md and the PNG plots."
-JSON_OPT = "Print the results as JSON instead of the table."
-SIZES_OPT = "Comma-separated index sizes in chunks, instead of the defaults."
-EVAL_DIR_OPT = ("A folder of BEIR sets to score (default ../shared/data/eval); "
-                "bench/data/cadence-conversations is always added.")
-MAX_QUERIES_OPT = "Dry runs only: the first N queries of each set (its gold articles and all others stay)."
-NOT_A_CHECKOUT = "supportbot bench needs a source checkout (bench/compare.py next to adapters/): {root}"
-WROTE = "wrote {path}"
+from adapters.console import messages as msg
 
 ROOT = Path(__file__).resolve().parents[2]
 out = Console(soft_wrap=True)
@@ -39,7 +29,7 @@ err = Console(stderr=True, soft_wrap=True)
 def load_compare() -> ModuleType:
     """`bench.compare`, putting the checkout on the path when `supportbot` runs as an installed script."""
     if not (ROOT / "bench" / "compare.py").is_file():
-        err.print("error: " + NOT_A_CHECKOUT.format(root=ROOT), markup=False, highlight=False)
+        err.print("error: " + msg.BENCH_NOT_A_CHECKOUT.format(root=ROOT), markup=False, highlight=False)
         raise typer.Exit(2)
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
@@ -59,13 +49,13 @@ def progress_display(bars: Progress) -> Callable[[str, int, int], None]:
 
 
 def bench(
-    quick: Annotated[bool, typer.Option("--quick", help=QUICK_OPT)] = False,
-    out_dir: Annotated[Path | None, typer.Option("--out", help=OUT_OPT)] = None,
-    as_json: Annotated[bool, typer.Option("--json", help=JSON_OPT)] = False,
-    sizes: Annotated[str | None, typer.Option("--sizes", help=SIZES_OPT)] = None,
-    eval_dir: Annotated[Path | None, typer.Option("--eval-dir", help=EVAL_DIR_OPT)] = None,
+    quick: Annotated[bool, typer.Option("--quick", help=msg.BENCH_QUICK_OPT)] = False,
+    out_dir: Annotated[Path | None, typer.Option("--out", help=msg.BENCH_OUT_OPT)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help=msg.BENCH_JSON_OPT)] = False,
+    sizes: Annotated[str | None, typer.Option("--sizes", help=msg.BENCH_SIZES_OPT)] = None,
+    eval_dir: Annotated[Path | None, typer.Option("--eval-dir", help=msg.BENCH_EVAL_DIR_OPT)] = None,
     max_queries: Annotated[int | None, typer.Option("--max-queries", min=1, hidden=True,
-                                                    help=MAX_QUERIES_OPT)] = None,
+                                                    help=msg.BENCH_MAX_QUERIES_OPT)] = None,
 ) -> None:
     try:
         chosen = [int(s) for s in sizes.split(",") if s.strip()] if sizes else None
@@ -88,7 +78,7 @@ def bench(
     if as_json:
         out.print_json(json.dumps(result))
         return
-    headline = Table(title=f"supportbot vs the LangChain tutorial RAG ({result['mode']} run)")
+    headline = Table(title=msg.BENCH_TITLE.format(mode=result["mode"]))
     for column in report.COLUMNS:
         headline.add_column(column)
     for cells in report.table(result):
@@ -96,4 +86,4 @@ def bench(
     out.print(headline)
     out.print(report.NOTE.replace("**", ""), markup=False, highlight=False)
     for path in written:
-        out.print(WROTE.format(path=path), markup=False, highlight=False)
+        out.print(msg.BENCH_WROTE.format(path=path), markup=False, highlight=False)

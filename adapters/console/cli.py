@@ -33,7 +33,7 @@ from adapters.app import (
     voice_library,
 )
 from adapters.console import messages as msg
-from adapters.console.bench_cli import BENCH_HELP, bench
+from adapters.console.bench_cli import bench
 from adapters.console.reporting import print_report, report_json
 from adapters.console.voice_cli import voice_app
 from adapters.redis_client import RedisGuard
@@ -61,7 +61,7 @@ app.add_typer(teams_app, name="teams")
 config_app = typer.Typer(help=msg.CONFIG_HELP, no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(voice_app, name="voice")
-app.command("bench", help=BENCH_HELP)(bench)
+app.command("bench", help=msg.BENCH_HELP)(bench)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

@@ -160,3 +160,18 @@ VOICE_EVALUATING = "{system}: {n} held-out pairs..."
 VOICE_EVAL_TITLE = "voice {profile}: {n} held-out pairs"
 VOICE_LIMIT_OPT = "Only the first N held-out pairs (a quick look)."
 VOICE_STEP = "step {done}/{total}, loss {loss:.3f}"
+
+# supportbot bench
+BENCH_HELP = ("Benchmark supportbot against the plain LangChain tutorial RAG on the same data and model: "
+              "quality, abstention, latency, scale and memory. Writes latest.json, latest.md and plots.")
+BENCH_QUICK_OPT = "Sizes 1k and 10k chunks only (a few minutes); the full run adds 100k chunks."
+BENCH_OUT_OPT = "Where to write latest.json, latest.md and the PNG plots."
+BENCH_JSON_OPT = "Print the results as JSON instead of the table."
+BENCH_SIZES_OPT = "Comma-separated index sizes in chunks, instead of the defaults."
+BENCH_EVAL_DIR_OPT = ("A folder of BEIR sets to score (default ../shared/data/eval); "
+                      "bench/data/cadence-conversations is always added.")
+BENCH_MAX_QUERIES_OPT = ("Dry runs only: the first N queries of each set (its gold articles and all others "
+                         "stay).")
+BENCH_NOT_A_CHECKOUT = "supportbot bench needs a source checkout (bench/compare.py next to adapters/): {root}"
+BENCH_WROTE = "wrote {path}"
+BENCH_TITLE = "supportbot vs the LangChain tutorial RAG ({mode} run)"
