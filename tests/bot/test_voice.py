@@ -199,3 +199,16 @@ def test_the_rewriter_never_changes_a_fact_and_is_idempotent(text: str, platform
     owned = {"banned_phrases", "preferred_terms", "emoji", "exclamations", "formatting"}
     failed = {r.rule for r in lint(styled, CADENCE, platform).failed()}
     assert not failed & owned, (styled, failed)
+
+
+def test_the_guard_rejects_a_rewording_that_leaves_out_a_sentence_without_numbers() -> None:
+    source = ("With it off, invitations are blocked until the Owner adds more seats [1]. "
+              "Deactivated accounts and pending invitations never take a seat [1].")
+    dropped = "Hi! With it off, invitations are blocked until the Owner adds more seats [1]."
+    check = check_facts(source, dropped, protected_terms=CADENCE.protected_terms,
+                        voice_words=voice_words(CADENCE))
+    assert [f.kind for f in check.missing] == ["sentence"] and "Deactivated accounts" in check.reason()
+    reworded = ("Hi! Good to know: deactivated accounts and pending invites never take a seat [1]. With it off, "
+                "invitations stay blocked until the Owner adds more seats [1].")
+    assert check_facts(source, reworded, protected_terms=CADENCE.protected_terms,
+                       voice_words=voice_words(CADENCE)).ok  # reordered and reworded, nothing left out
