@@ -46,12 +46,13 @@ def at_sentence_start(prefix: str) -> bool:
 
 
 _CONTENT = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
-_STOP = frozenset(
+_STOP_WORDS = (
     "a an the and or but if then so of to in on at by for with from as is are was were be been being it its "
     "this that these those you your you're we our us they their them he she i me my can can't cannot will "
     "won't do does don't doesn't not no yes there here what when where which who how than also just only "
     "more most any all each every some such into out up down over under about after before again once other "
-    "own same too very".split())
+    "own same too very")
+_STOP = frozenset(_STOP_WORDS.split())
 _SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 COVERED = 0.35  # the share of a sentence's content words a rewording must keep (see check_facts)
 
