@@ -159,6 +159,8 @@ VOICE_NO_ACTIVE = ("no voice adapter is active for {profile}: `supportbot voice 
 VOICE_EVALUATING = "{system}: {n} held-out pairs..."
 VOICE_EVAL_TITLE = "voice {profile}: {n} held-out pairs"
 VOICE_LIMIT_OPT = "Only the first N held-out pairs (a quick look)."
+VOICE_OUTPUTS_OPT = ("Also write each system's replies to DIR/<system>.jsonl, with the rules each broke and "
+                     "the facts it lost or added, for reading.")
 VOICE_STEP = "step {done}/{total}, loss {loss:.3f}"
 
 # supportbot bench

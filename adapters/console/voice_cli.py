@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -23,7 +25,7 @@ from adapters.console import messages as msg
 from adapters.settings import Settings, load_settings
 from bot.voice import ProfileError, VoiceLibrary, VoiceProfile
 from bot.voice.dataset import DATA_DIR, DatasetError, Pair, hygiene, load_pairs
-from bot.voice.evaluate import System, rules_system, score
+from bot.voice.evaluate import System, review, rules_system, score
 from bot.voice.lint import lint
 from bot.voice.lora import AdapterError, AdapterVersion
 from bot.voice.profile import PLATFORMS
@@ -239,6 +241,7 @@ def voice_eval(
     profile: ProfileOpt = None,
     systems: Annotated[str, typer.Option("--systems", help=msg.VOICE_SYSTEMS_OPT)] = "rules,base,adapter",
     limit: Annotated[int | None, typer.Option("--limit", min=1, help=msg.VOICE_LIMIT_OPT)] = None,
+    outputs: Annotated[Path | None, typer.Option("--outputs", help=msg.VOICE_OUTPUTS_OPT)] = None,
     as_json: JsonOpt = False,
 ) -> None:
     settings = load_settings()
@@ -257,8 +260,17 @@ def voice_eval(
         raise _fail(msg.VOICE_NO_ACTIVE.format(profile=chosen.name), 2)
     results: dict[str, dict[str, float | int]] = {}
     for name in wanted:
-        err.print(msg.VOICE_EVALUATING.format(system=name, n=len(pairs)), highlight=False)
-        results[name] = score(_system(name, chosen, settings, active), pairs, chosen).as_dict()
+        replies: list[str] = []
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), TimeRemainingColumn(), console=err) as bar:
+            task = bar.add_task(msg.VOICE_EVALUATING.format(system=name, n=len(pairs)), total=len(pairs))
+            results[name] = score(_system(name, chosen, settings, active), pairs, chosen, outputs=replies,
+                                  progress=partial(_advance, bar, task)).as_dict()
+        if outputs is not None:
+            outputs.mkdir(parents=True, exist_ok=True)
+            rows = review(pairs, replies, chosen)
+            (outputs / f"{name}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n"
+                                                           for r in rows), encoding="utf-8")
     if active is not None and "adapter" in results and not active.shipped:
         from bot.voice.lora import write_meta
 
@@ -275,13 +287,26 @@ def voice_eval(
     out.print(table)
 
 
+# The evaluation measures the model, not the machine: a reply is not cut at the answer path's 20 s on a
+# busy machine (the token budget still bounds it).
+EVAL_MAX_TIME_S = 300.0
+
+
+def _advance(bar: Progress, task: TaskID, done: int, total: int) -> None:
+    bar.update(task, completed=done, total=total)
+
+
 def _system(name: str, profile: VoiceProfile, settings: Settings, active: AdapterVersion | None) -> System:
     if name == "rules":
         return rules_system(profile)
     from bot.voice.lora import LoraStylist, base_system
 
     if name == "base":
-        return base_system(profile, model_cache(settings))
+        return base_system(profile, model_cache(settings), max_time_s=EVAL_MAX_TIME_S)
     assert active is not None
-    stylist = LoraStylist(active.path, cache_dir=model_cache(settings))
-    return lambda text: stylist.restyle(text, profile)
+    stylist = LoraStylist(active.path, cache_dir=model_cache(settings), max_time_s=EVAL_MAX_TIME_S)
+
+    def reply(text: str, question: str = "") -> str:
+        return stylist.restyle(text, profile, question=question)
+
+    return reply

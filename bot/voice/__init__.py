@@ -37,7 +37,10 @@ class Stylist(Protocol):
 
     version: str
 
-    def restyle(self, text: str, profile: VoiceProfile) -> str: ...
+    def restyle(self, text: str, profile: VoiceProfile, *, question: str = "") -> str:
+        """``text`` reworded; ``question`` is what it answers, so that a reply may lead with the
+        short answer ("Yes, you can.")."""
+        ...
 
 
 class PassThroughVoice:
@@ -110,14 +113,16 @@ class ProfileVoice:
         text, note = rules.rewrite(answer.text, platform), f"{found.name}/rules"
         stylist = self.stylist or (self.stylists(found) if self.stylists is not None else None)
         if stylist is not None:
-            text, note = self._styled(stylist, answer.text, text, found, platform)
+            text, note = self._styled(stylist, answer, text, found, platform)
         return replace(answer, text=text, voice=note)
 
-    def _styled(self, stylist: Stylist, grounded: str, rules_text: str, profile: VoiceProfile,
+    def _styled(self, stylist: Stylist, answer: Answer, rules_text: str, profile: VoiceProfile,
                 platform: str) -> tuple[str, str]:
         name = f"{profile.name}/adapter {stylist.version}"
+        grounded = answer.text
         try:
-            styled = self.rewriter(profile).rewrite(stylist.restyle(grounded, profile), platform)
+            reworded = stylist.restyle(grounded, profile, question=answer.question)
+            styled = self.rewriter(profile).rewrite(reworded, platform)
         except Exception as exc:  # the adapter failing costs the voice, never the answer
             log.warning("voice adapter failed (%s): rules only", type(exc).__name__)
             return rules_text, f"{profile.name}/rules (adapter failed: {type(exc).__name__})"

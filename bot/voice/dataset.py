@@ -62,7 +62,7 @@ def load_pairs(path: Path) -> list[Pair]:
 def dataset_hash(pairs: Iterable[Pair]) -> str:
     digest = hashlib.sha256()
     for p in pairs:
-        digest.update(json.dumps([p.input, p.output]).encode())
+        digest.update(json.dumps([p.question, p.input, p.output]).encode())  # the adapter sees all three
     return digest.hexdigest()[:16]
 
 

@@ -5,12 +5,14 @@
 - ``adapter``: the active LoRA adapter (each reply as the adapter wrote it, before the rules run).
 
 ``style_score`` is the linter's mean compliance (0-1); ``fact_preservation`` the mean share of the
-input's facts kept intact, counted 0 for a reply that invents one; ``guard_pass`` the share of
-replies the fact guard would send as they are. A system's outputs can be saved for reading.
+input's facts (and of its sentences: each one is a claim) kept intact, counted 0 for a reply that
+invents a fact; ``guard_pass`` the share of replies the fact guard would send as they are. A system's
+outputs can be saved for reading (``review``).
 """
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -18,12 +20,12 @@ from dataclasses import dataclass
 
 from bot.voice import voice_words
 from bot.voice.dataset import Pair
-from bot.voice.facts import check_facts, find_facts
+from bot.voice.facts import check_facts, claims, find_facts
 from bot.voice.lint import lint
 from bot.voice.profile import VoiceProfile
 from bot.voice.rewrite import Rewriter
 
-System = Callable[[str], str]
+System = Callable[[str, str], str]  # (grounded answer, the question it answers) -> reply
 
 
 @dataclass(frozen=True)
@@ -48,17 +50,19 @@ def fact_share(source: str, reply: str, profile: VoiceProfile) -> tuple[float, b
     if check.added:
         return 0.0, False
     total = len({f for _, _, f in find_facts(source, profile.protected_terms)})
+    total += len(set(claims(source, re.findall(r"\w+", voice_words(profile)))))
     dropped = len([f for f in check.missing if f.kind != "name"])
     share = 1.0 if total == 0 else max(0.0, (total - dropped) / total)
     return share, check.ok
 
 
 def score(system: System, pairs: Sequence[Pair], profile: VoiceProfile, *, platform: str = "slack",
-          outputs: list[str] | None = None) -> SystemScore:
+          outputs: list[str] | None = None,
+          progress: Callable[[int, int], None] | None = None) -> SystemScore:
     styles, facts, passes, seconds = [], [], [], []
-    for p in pairs:
+    for done, p in enumerate(pairs, 1):
         t0 = time.perf_counter()
-        reply = system(p.input)
+        reply = system(p.input, p.question)
         seconds.append(time.perf_counter() - t0)
         if outputs is not None:
             outputs.append(reply)
@@ -66,10 +70,32 @@ def score(system: System, pairs: Sequence[Pair], profile: VoiceProfile, *, platf
         share, ok = fact_share(p.input, reply, profile)
         facts.append(share)
         passes.append(1.0 if ok else 0.0)
+        if progress is not None:
+            progress(done, len(pairs))
     mean = statistics.fmean if pairs else (lambda xs: 0.0)
     return SystemScore(mean(styles), mean(facts), mean(passes), len(pairs), mean(seconds))
 
 
+def review(pairs: Sequence[Pair], replies: Sequence[str], profile: VoiceProfile,
+           platform: str = "slack") -> list[dict[str, object]]:
+    """One row per reply for a support lead to read: what went in, what came out, which rules it broke
+    and which facts it lost or added."""
+    rows: list[dict[str, object]] = []
+    for p, reply in zip(pairs, replies, strict=True):
+        check = check_facts(p.input, reply, protected_terms=profile.protected_terms,
+                            voice_words=voice_words(profile))
+        report = lint(reply, profile, platform)
+        rows.append({"id": p.id, "question": p.question, "input": p.input, "reply": reply,
+                     "style_score": round(report.score, 3),
+                     "broken_rules": {r.rule: r.detail for r in report.failed()},
+                     "facts": check.reason(), "guard_pass": check.ok})
+    return rows
+
+
 def rules_system(profile: VoiceProfile, platform: str = "slack") -> System:
     rewriter = Rewriter(profile)
-    return lambda text: rewriter.rewrite(text, platform)
+
+    def reply(text: str, question: str = "") -> str:
+        return rewriter.rewrite(text, platform)
+
+    return reply

@@ -1,7 +1,8 @@
 """The facts in an answer, which no voice may change: numbers with their units, prices, durations,
 links, email addresses, ``[n]`` source markers, code, quoted UI labels, and product and feature
 names. ``protect`` hides them from a rewrite; ``check_facts`` is the guard a model's rewording must
-pass: every fact of the grounded text still there, nothing new added, and no sentence of it left out.
+pass: every fact of the grounded text still there, nothing new added, no sentence of it left out and
+no negation lost (a reply with fewer "not", "never", "no"... than its answer may say the opposite).
 A sentence counts as left out when fewer than 35% of its content words (and its facts other than
 ``[n]`` markers) are in the rewording: none of the 333 hand-written on-brand targets falls under that,
 while a sentence the v1 adapter dropped keeps at most a third (words it shares with its neighbours).
@@ -54,6 +55,9 @@ _STOP_WORDS = (
     "own same too very")
 _STOP = frozenset(_STOP_WORDS.split())
 _SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
+_NEGATION = re.compile(r"\b(?:not|never|no|none|nothing|nobody|cannot|without|rather than|instead of)\b"
+                       r"|n['’]t\b", re.I)
+_SHORT_NO = re.compile(r"(?:^|(?<=[.!?\n])\s*)(?:No|Nope)[,.!]", re.M)
 COVERED = 0.35  # the share of a sentence's content words a rewording must keep (see check_facts)
 
 
@@ -71,6 +75,13 @@ def content_words(text: str, vocabulary: Iterable[str] = ()) -> set[str]:
     masked, kept = protect(text)
     words = {_stem(w) for w in _CONTENT.findall(masked.casefold()) if len(w) > 2 and w not in skip}
     return words | {f"\x00{fact}" for fact in kept if not re.fullmatch(r"\[\d{1,2}\]", fact)}
+
+
+def negations(text: str) -> int:
+    """How many negations (not, never, no, -n't, rather than…) a text's prose has; a bare "No." or
+    "No," that starts a sentence (a short answer, not a claim) is not counted."""
+    prose = _SHORT_NO.sub(" ", protect(text)[0])
+    return len(_NEGATION.findall(prose))
 
 
 def claims(text: str, vocabulary: Iterable[str] = ()) -> list[str]:
@@ -158,7 +169,8 @@ class FactCheck:
 
     def reason(self) -> str:
         parts = [f"dropped {f.kind} {f.value!r}" for f in self.missing[:3]]
-        parts += [f"added {f.kind} {f.value!r}" for f in self.added[:3]]
+        parts += [f"reversed? {f.value}" if f.kind == "negation" else f"added {f.kind} {f.value!r}"
+                  for f in self.added[:3]]
         return "; ".join(parts) or "facts intact"
 
 
@@ -184,5 +196,9 @@ def check_facts(source: str, rewritten: str, *, protected_terms: Iterable[str] =
             missing.append(Fact("sentence", sentence if len(sentence) <= 60 else sentence[:57] + "..."))
     added += [Fact("name", n) for n in names(rewritten)
               if n.casefold() not in source_words and n.casefold() not in vocabulary]
+    before_neg, after_neg = negations(source), negations(rewritten)
+    if after_neg < before_neg:  # "Cadence never deletes content" -> "It deletes content": a claim reversed
+        added.append(Fact("negation", f"{before_neg - after_neg} of the answer's {before_neg} negations "
+                                      f"(not, never, no...) missing"))
     key: Callable[[Fact], tuple[str, str]] = lambda f: (f.kind, f.value)  # noqa: E731
     return FactCheck(tuple(sorted(set(missing), key=key)), tuple(sorted(set(added), key=key)))

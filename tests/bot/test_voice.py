@@ -212,3 +212,18 @@ def test_the_guard_rejects_a_rewording_that_leaves_out_a_sentence_without_number
                 "invitations stay blocked until the Owner adds more seats [1].")
     assert check_facts(source, reworded, protected_terms=CADENCE.protected_terms,
                        voice_words=voice_words(CADENCE)).ok  # reordered and reworded, nothing left out
+
+
+def test_the_guard_rejects_a_rewording_that_loses_a_negation() -> None:
+    source = "Deleting a user in your IdP deactivates them; Cadence never deletes content automatically [1]."
+    reversed_ = "Hi there! No. Deleting a user in your IdP deactivates them; Cadence deletes content automatically [1]."
+    check = check_facts(source, reversed_, protected_terms=CADENCE.protected_terms,
+                        voice_words=voice_words(CADENCE))
+    assert [f.kind for f in check.added] == ["negation"] and "reversed?" in check.reason()
+    # the leading "No." does not make up for the lost "never": the count is of the answer's own claims
+    kept = "Hi there! Good news: your content is safe. Cadence never deletes it automatically [1] — deleting " \
+           "a user in your IdP only deactivates them."
+    assert check_facts(source, kept, protected_terms=CADENCE.protected_terms,
+                       voice_words=voice_words(CADENCE)).ok
+    assert check_facts("Invoices go to the billing email, not to each member [1].",
+                       "Invoices go to the billing email rather than to each member [1].").ok

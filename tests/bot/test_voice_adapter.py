@@ -137,3 +137,47 @@ def test_a_tiny_training_run_lowers_the_loss_and_changes_the_output(
     adapted = LoraStylist(tmp_path / "v1", cache_dir=cache, max_time_s=15).restyle(question, CADENCE)
     base = base_system(CADENCE, cache, max_time_s=15)(question)
     assert adapted and adapted != base
+
+
+def test_eval_scores_a_system_that_drops_or_invents_a_fact_below_one_that_keeps_them() -> None:
+    from bot.voice.evaluate import rules_system, score
+
+    pairs = [Pair("a", PLAIN, VOICED, question="How long do refunds take?")]
+    kept = score(rules_system(CADENCE), pairs, CADENCE)
+    assert kept.fact_preservation == 1.0 and kept.guard_pass == 1.0 and kept.style_score > 0.9
+    seen: list[str] = []
+
+    def dropping(text: str, question: str) -> str:
+        seen.append(question)
+        return "Hi there! Refunds take a while [1]. Select **Refund** to start."
+
+    dropped = score(dropping, pairs, CADENCE)
+    assert 0 < dropped.fact_preservation < 1 and dropped.guard_pass == 0.0
+    assert seen == ["How long do refunds take?"]  # each system is told what was asked
+    invented = score(lambda text, q: text.replace("5 business", "7 business"), pairs, CADENCE)
+    assert invented.fact_preservation == 0.0  # an invented fact counts the reply as 0
+
+
+def test_the_eval_command_prints_one_json_object_per_system(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["voice", "eval", "--profile", "cadence", "--systems", "rules",
+                                      "--limit", "5", "--json", "--outputs", str(tmp_path / "replies")],
+                                env={"SUPPORTBOT_DATA_DIR": str(tmp_path / "data")})
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert set(doc) == {"rules"} and doc["rules"]["n"] == 5
+    assert doc["rules"]["fact_preservation"] == 1.0 and doc["rules"]["style_score"] >= 0.9
+    rows = [json.loads(line) for line in (tmp_path / "replies" / "rules.jsonl").read_text().splitlines()]
+    heldout = load_pairs(DATA_DIR / "cadence-heldout.jsonl")[:5]
+    assert [r["id"] for r in rows] == [p.id for p in heldout]  # one row per pair, for reading
+    assert all(r["guard_pass"] and r["facts"] == "facts intact" and r["reply"] for r in rows)
+    bad = CliRunner().invoke(app, ["voice", "eval", "--systems", "rules,magic"],
+                             env={"SUPPORTBOT_DATA_DIR": str(tmp_path / "data")})
+    assert bad.exit_code == 2 and "magic" in bad.stderr
+
+
+def test_the_dataset_hash_covers_what_the_adapter_sees() -> None:
+    from bot.voice.dataset import dataset_hash
+
+    pair = Pair("a", PLAIN, VOICED, question="How long do refunds take?")
+    assert dataset_hash([pair]) != dataset_hash([Pair("a", PLAIN, VOICED, question="Can I get a refund?")])
+    assert dataset_hash([pair]) != dataset_hash([Pair("a", PLAIN, VOICED + " 🙂", question=pair.question)])

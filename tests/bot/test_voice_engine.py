@@ -57,8 +57,10 @@ class ScriptedStylist:
 
     def __init__(self, rewrite: dict[str, str]) -> None:
         self.rewrite = rewrite
+        self.questions: list[str] = []
 
-    def restyle(self, text: str, profile: VoiceProfile) -> str:
+    def restyle(self, text: str, profile: VoiceProfile, *, question: str = "") -> str:
+        self.questions.append(question)
         out = text
         for old, new in self.rewrite.items():
             out = out.replace(old, new)
@@ -71,6 +73,7 @@ def test_the_fact_guard_keeps_a_faithful_rewording_and_rejects_a_changed_number(
                                                                 stylist=faithful))
     a = engine.answer(QUESTION)
     assert a.voice == "cadence/adapter test-1" and "Hi there! Good news: annual plans can" in a.text
+    assert faithful.questions == [a.question] and a.question  # the adapter sees what was asked
 
     wrong = ScriptedStylist({"30 days": "60 days"})
     engine = AnswerEngine(knowledge=indexed, voice=ProfileVoice(VoiceLibrary(), default="cadence",
