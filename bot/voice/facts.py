@@ -5,7 +5,8 @@ pass: every fact of the grounded text still there, nothing new added, no sentenc
 no negation lost (a reply with fewer "not", "never", "no"... than its answer may say the opposite).
 A sentence counts as left out when fewer than 35% of its content words (and its facts other than
 ``[n]`` markers) are in the rewording: none of the 333 hand-written on-brand targets falls under that,
-while a sentence the v1 adapter dropped keeps at most a third (words it shares with its neighbours).
+and most sentences an adapter drops do. It is a heuristic: a dropped sentence whose words its
+neighbours share, or the profile's own vocabulary ("members", "use"), can still pass.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def claims(text: str, vocabulary: Iterable[str] = ()) -> list[str]:
 
 @dataclass(frozen=True, order=True)
 class Fact:
-    kind: str  # code, link, url, email, marker, label, number, term, name, sentence
+    kind: str  # code, link, url, email, marker, label, number, term, name, sentence, negation
     value: str
 
 
