@@ -12,7 +12,6 @@ outputs can be saved for reading (``review``).
 
 from __future__ import annotations
 
-import re
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 
 from bot.voice import voice_words
 from bot.voice.dataset import Pair
-from bot.voice.facts import check_facts, claims, find_facts
+from bot.voice.facts import check_facts
 from bot.voice.lint import lint
 from bot.voice.profile import VoiceProfile
 from bot.voice.rewrite import Rewriter
@@ -49,8 +48,7 @@ def fact_share(source: str, reply: str, profile: VoiceProfile) -> tuple[float, b
                         voice_words=voice_words(profile))
     if check.added:
         return 0.0, False
-    total = len({f for _, _, f in find_facts(source, profile.protected_terms)})
-    total += len(set(claims(source, re.findall(r"\w+", voice_words(profile)))))
+    total = check.checked
     dropped = len([f for f in check.missing if f.kind != "name"])
     share = 1.0 if total == 0 else max(0.0, (total - dropped) / total)
     return share, check.ok

@@ -163,6 +163,7 @@ def within_protected(fn: Callable[[str], str], text: str, protected_terms: Itera
 class FactCheck:
     missing: tuple[Fact, ...]  # in the grounded text, not in the rewording
     added: tuple[Fact, ...]  # in the rewording, not in the grounded text
+    checked: int = 0  # the grounded text's distinct facts and sentences, what ``missing`` is out of
 
     @property
     def ok(self) -> bool:
@@ -191,7 +192,8 @@ def check_facts(source: str, rewritten: str, *, protected_terms: Iterable[str] =
     missing += [Fact("name", n) for n in names(source)
                 if n not in rewritten and n.casefold() not in vocabulary]
     said = content_words(rewritten, vocabulary)
-    for sentence in claims(source, vocabulary):
+    sentences = claims(source, vocabulary)
+    for sentence in sentences:
         words = content_words(sentence, vocabulary)
         if len(words & said) < COVERED * len(words):
             missing.append(Fact("sentence", sentence if len(sentence) <= 60 else sentence[:57] + "..."))
@@ -202,4 +204,5 @@ def check_facts(source: str, rewritten: str, *, protected_terms: Iterable[str] =
         added.append(Fact("negation", f"{before_neg - after_neg} of the answer's {before_neg} negations "
                                       f"(not, never, no...) missing"))
     key: Callable[[Fact], tuple[str, str]] = lambda f: (f.kind, f.value)  # noqa: E731
-    return FactCheck(tuple(sorted(set(missing), key=key)), tuple(sorted(set(added), key=key)))
+    return FactCheck(tuple(sorted(set(missing), key=key)), tuple(sorted(set(added), key=key)),
+                     checked=len(before) + len(set(sentences)))
