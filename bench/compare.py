@@ -12,19 +12,19 @@ import argparse
 import shlex
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench import report
 from bench.baseline import CHUNK_OVERLAP, CHUNK_SIZE, K
+from bench.progress import Progress, quiet
 from bench.quality import quality, trim
 from bench.scale import scale
 from knowledge.embeddings import MiniLMEmbedder
 from knowledge.evaluation import load_beir
 
-Progress = Callable[[str, int, int], None]
 ROOT = Path(__file__).resolve().parent.parent
 EVAL_DIR = ROOT.parent / "shared" / "data" / "eval"
 CONVERSATIONS = ROOT / "bench" / "data" / "cadence-conversations"
@@ -69,11 +69,7 @@ def plan_for(*, quick: bool, sizes: Sequence[int] | None = None, eval_dir: Path 
                 latency_queries=100 if quick else 200, mode="quick" if quick else "full", command=command)
 
 
-def _quiet(*_: object) -> None:
-    return None
-
-
-def run(plan: Plan, *, progress: Progress = _quiet) -> dict[str, Any]:
+def run(plan: Plan, *, progress: Progress = quiet) -> dict[str, Any]:
     """The whole comparison as one JSON-able dict (`latest.json`)."""
     started = time.perf_counter()
     result: dict[str, Any] = {

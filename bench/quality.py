@@ -21,11 +21,11 @@ import dataclasses
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bench.baseline import LangChainBaseline
+from bench.progress import Progress, quiet
 from bot.engine import AnswerEngine
 from bot.evaluation import evaluate_answers
 from knowledge.embeddings import MiniLMEmbedder
@@ -39,13 +39,8 @@ from knowledge.evaluation import (
     throwaway_kb,
 )
 
-Progress = Callable[[str, int, int], None]
 HEADLINE = ("hit@1", "hit@5", "mrr@10")
 ANSWER_KEYS = ("abstain_recall", "answer_rate")
-
-
-def _quiet(*_: object) -> None:
-    return None
 
 
 def is_conversational(evalset: EvalSet) -> bool:
@@ -78,7 +73,7 @@ def _gain(with_: dict[str, float], without: dict[str, float]) -> dict[str, float
     return {k: round(with_[k] - without[k], 4) for k in with_ if k in without}
 
 
-def supportbot_quality(evalset: EvalSet, *, embedder: MiniLMEmbedder, progress: Progress = _quiet
+def supportbot_quality(evalset: EvalSet, *, embedder: MiniLMEmbedder, progress: Progress = quiet
                        ) -> dict[str, Any]:
     """`supportbot eval <set> --answers` (and `--no-history` on a conversational set)."""
     conversational, answers = is_conversational(evalset), has_unanswerable(evalset)
@@ -142,7 +137,7 @@ def _baseline_pass(evalset: EvalSet, bl: LangChainBaseline, *, use_history: bool
     return out
 
 
-def baseline_quality(evalset: EvalSet, *, progress: Progress = _quiet) -> dict[str, Any]:
+def baseline_quality(evalset: EvalSet, *, progress: Progress = quiet) -> dict[str, Any]:
     """The tutorial pipeline over the same corpus, scored with the same metric code."""
     label = f"{evalset.name} langchain"
     with tempfile.TemporaryDirectory(prefix="supportbot-bench-lc-") as tmp:
@@ -154,14 +149,14 @@ def baseline_quality(evalset: EvalSet, *, progress: Progress = _quiet) -> dict[s
         out = _baseline_pass(evalset, bl, use_history=True, progress=step)
         out.update(ingest_s=round(ingest_s, 2), chunks=bl.chunks)
         if is_conversational(evalset):
-            alone = _baseline_pass(evalset, bl, use_history=False, progress=_quiet)
+            alone = _baseline_pass(evalset, bl, use_history=False, progress=quiet)
             out["no_history"] = {k: alone[k] for k in (*HEADLINE, *ANSWER_KEYS) if k in alone}
             out["followup_gain"] = _gain(_pick(out, (*HEADLINE, *ANSWER_KEYS)), alone)
         bl.close()
     return out
 
 
-def quality(evalset: EvalSet, *, embedder: MiniLMEmbedder, progress: Progress = _quiet) -> dict[str, Any]:
+def quality(evalset: EvalSet, *, embedder: MiniLMEmbedder, progress: Progress = quiet) -> dict[str, Any]:
     """`quality.<set>`: both systems on one set, with what the set holds."""
     n_unanswerable = sum(not q.answerable for q in evalset.queries)
     return {

@@ -24,18 +24,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bench.baseline import ST_BATCH, LangChainBaseline
+from bench.progress import Progress, quiet
 from bench.synthetic import queries, write_helpcentre
 from knowledge.embeddings import MiniLMEmbedder, load_model
 from knowledge.evaluation import percentile
 from knowledge.kb import KnowledgeBase
 from knowledge.loaders import load_folder
 
-Progress = Callable[[str, int, int], None]
 ROOT = Path(__file__).resolve().parent.parent
 KB_NAME = "bench"
 
@@ -64,10 +63,6 @@ from knowledge.embeddings import load_model
 load_model().encode([sys.argv[4]], normalize_embeddings=True)
 """,
 }
-
-
-def _quiet(*_: object) -> None:
-    return None
 
 
 def ms(seconds: float) -> float:
@@ -113,7 +108,7 @@ def _ratio(a: float, b: float) -> float | None:
     return round(a / b, 3) if b else None
 
 
-def latency(kb: KnowledgeBase, bl: LangChainBaseline, n_queries: int, progress: Progress = _quiet,
+def latency(kb: KnowledgeBase, bl: LangChainBaseline, n_queries: int, progress: Progress = quiet,
             *, threads: int | None = 1) -> dict[str, Any]:
     """Per-query times of both systems and the raw model, interleaved. `threads`: torch's intra-op
     threads while timing (1, as `supportbot serve` runs; None leaves torch's default)."""
@@ -232,7 +227,7 @@ def one_size(root: Path, articles: int, *, n_queries: int, sample: int, reload: 
 
 
 def scale(sizes: list[int], *, n_queries: int = 200, sample: int = 150, reload_articles: int = 1000,
-          memory: bool = True, memory_floor: bool = True, progress: Progress = _quiet) -> dict[str, Any]:
+          memory: bool = True, memory_floor: bool = True, progress: Progress = quiet) -> dict[str, Any]:
     """`scale`: one row per size (in supportbot chunks); reload at `reload_articles` (or the nearest size).
     `memory_floor`: also a process holding only the model, beside the first size's workers."""
     load_model().encode(["warm up"])
