@@ -15,22 +15,19 @@ from types import ModuleType
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from adapters.console import messages as msg
+from adapters.console.terminal import err, fail, out
 
 ROOT = Path(__file__).resolve().parents[2]
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
 
 
 def load_compare() -> ModuleType:
     """`bench.compare`, putting the checkout on the path when `supportbot` runs as an installed script."""
     if not (ROOT / "bench" / "compare.py").is_file():
-        err.print("error: " + msg.BENCH_NOT_A_CHECKOUT.format(root=ROOT), markup=False, highlight=False)
-        raise typer.Exit(2)
+        raise fail(msg.BENCH_NOT_A_CHECKOUT.format(root=ROOT), 2)
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     return importlib.import_module("bench.compare")

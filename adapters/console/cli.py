@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -35,6 +34,7 @@ from adapters.app import (
 from adapters.console import messages as msg
 from adapters.console.bench_cli import bench
 from adapters.console.reporting import print_report, report_json
+from adapters.console.terminal import err, fail, out
 from adapters.console.voice_cli import voice_app
 from adapters.redis_client import RedisGuard
 from adapters.settings import Settings, load_settings
@@ -63,17 +63,9 @@ app.add_typer(config_app, name="config")
 app.add_typer(voice_app, name="voice")
 app.command("bench", help=msg.BENCH_HELP)(bench)
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
 KbOpt = Annotated[str | None, typer.Option("--kb", help=msg.KB_OPT)]
 JsonOpt = Annotated[bool, typer.Option("--json", help=msg.JSON_OPT)]
 VoiceOpt = Annotated[str | None, typer.Option("--voice", help=msg.VOICE_OPT)]
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(msg.ERROR.format(message=message), markup=False, highlight=False)
-    return typer.Exit(code)
 
 
 def refuse_if_served(settings: Settings) -> None:
