@@ -13,8 +13,9 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -57,13 +58,51 @@ class GenerationResult:
 
 @dataclass(frozen=True)
 class LocalModel:
-    """A loaded tokenizer + model; `source` says whether this load converted the GGUF or read the cache."""
+    """A loaded tokenizer + model; `source` says whether this load converted the GGUF or read the cache.
+
+    One model per process serves the `local` answer backend and the voice adapters: each adapter is
+    loaded into it by name (`add_adapter`), and every generation holds it through `using`, with one
+    adapter on or all of them off, so an answer is never written with a voice adapter switched on.
+    """
 
     tokenizer: Any
     model: Any
     load_seconds: float
     source: Literal["gguf", "cache"]
     path: Path  # the safetensors cache folder
+    lock: Any = field(default_factory=threading.RLock, compare=False, repr=False)
+
+    @contextmanager
+    def using(self, adapter: str | None = None) -> Iterator[Any]:
+        """The model, held for one generation: with the named adapter on, or (None) the base model
+        alone, whatever adapters are loaded."""
+        with self.lock:
+            self._switch(adapter)
+            yield self.model
+
+    def add_adapter(self, folder: Path, name: str) -> None:
+        """Load a PEFT adapter saved in ``folder`` into the model under ``name`` (once); it is off
+        until a generation asks for it."""
+        with self.lock:
+            if name not in (getattr(self.model, "peft_config", None) or {}):
+                self.model.load_adapter(str(folder), adapter_name=name)
+                self.model.eval()  # the new LoRA layers too: no dropout when generating
+                self._switch(None)
+
+    def _switch(self, adapter: str | None) -> None:
+        """Turn every LoRA layer to ``adapter``, or off. (PEFT's layer API: transformers' own
+        enable/disable_adapters want a newer peft than the registry has.)"""
+        if not getattr(self.model, "peft_config", None):
+            return
+        from peft.tuners.tuners_utils import BaseTunerLayer
+
+        for module in self.model.modules():
+            if isinstance(module, BaseTunerLayer):
+                if adapter is None:
+                    module.enable_adapters(False)
+                else:
+                    module.set_adapter(adapter, inference_mode=True)
+                    module.enable_adapters(True)
 
     def generate(
         self,
@@ -83,8 +122,8 @@ class LocalModel:
         sampling: dict[str, Any] = {"do_sample": False}
         if temperature > 0:
             sampling = {"do_sample": True, "temperature": temperature}
-        with torch.inference_mode():
-            out = self.model.generate(
+        with self.using(None) as model, torch.inference_mode():
+            out = model.generate(
                 **enc,
                 max_new_tokens=max_new_tokens,
                 max_time=max_time_s,

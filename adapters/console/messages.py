@@ -149,7 +149,8 @@ VOICE_ACTIVATE_HELP = ("Make a voice adapter version the active one (answers are
 VOICE_ROLLBACK_HELP = "Go back to the adapter version that was active before (or to rules only)."
 VOICE_EVAL_HELP = (
     "Run the held-out pairs through rules (the rewriter alone), base (SmolLM2 prompted with the profile) and "
-    "adapter (the active LoRA), and print style_score, fact_preservation and guard_pass for each."
+    "adapter (the active LoRA), and print style_score, fact_preservation and guard_pass for each, and for "
+    "the models how often the decoding copied a sentence that held a missing fact."
 )
 VOICE_SYSTEMS_OPT = "Which systems to run, comma-separated: rules, base, adapter."
 VOICE_NO_HELDOUT = "no held-out pairs at {path}; pass --heldout FILE"

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -22,37 +21,31 @@ from rich.table import Table
 
 from adapters.app import adapter_store, voice_library
 from adapters.console import messages as msg
+from adapters.console.terminal import err, fail, out
 from adapters.settings import Settings, load_settings
 from bot.voice import ProfileError, VoiceLibrary, VoiceProfile
 from bot.voice.dataset import DATA_DIR, DatasetError, Pair, hygiene, load_pairs
-from bot.voice.evaluate import System, review, rules_system, score
+from bot.voice.evaluate import System, rules_system, score
 from bot.voice.lint import lint
-from bot.voice.lora import AdapterError, AdapterVersion
+from bot.voice.lora import AdapterError, AdapterVersion, DecodingStats
 from bot.voice.profile import PLATFORMS
 
 voice_app = typer.Typer(help=msg.VOICE_HELP, no_args_is_help=True)
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
 
 ProfileOpt = Annotated[str | None, typer.Option("--profile", help=msg.VOICE_PROFILE_OPT)]
 PlatformOpt = Annotated[str, typer.Option("--platform", help=msg.VOICE_PLATFORM_OPT)]
 JsonOpt = Annotated[bool, typer.Option("--json", help=msg.JSON_OPT)]
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(msg.ERROR.format(message=message), markup=False, highlight=False)
-    return typer.Exit(code)
-
-
 def load(library: VoiceLibrary, name: str | None, default: str) -> VoiceProfile:
     """The named profile, else SUPPORTBOT_VOICE, else the only one there is."""
     chosen = name or default or (library.names()[0] if len(library.names()) == 1 else "")
     if not chosen:
-        raise _fail(msg.VOICE_WHICH.format(names=", ".join(library.names()) or "none"), 2)
+        raise fail(msg.VOICE_WHICH.format(names=", ".join(library.names()) or "none"), 2)
     try:
         return library.get(chosen)
     except ProfileError as exc:
-        raise _fail(str(exc), 2) from exc
+        raise fail(str(exc), 2) from exc
 
 
 @voice_app.command("lint", help=msg.VOICE_LINT_HELP)
@@ -63,7 +56,7 @@ def voice_lint(
     as_json: JsonOpt = False,
 ) -> None:
     if platform not in PLATFORMS:
-        raise _fail(msg.VOICE_BAD_PLATFORM.format(platform=platform, platforms=", ".join(PLATFORMS)), 2)
+        raise fail(msg.VOICE_BAD_PLATFORM.format(platform=platform, platforms=", ".join(PLATFORMS)), 2)
     settings = load_settings()
     chosen = load(voice_library(settings), profile, settings.voice)
     if reply == "-":
@@ -124,7 +117,7 @@ def _pairs(path: Path) -> list[Pair]:
     try:
         return load_pairs(path)
     except DatasetError as exc:
-        raise _fail(str(exc), 2) from exc
+        raise fail(str(exc), 2) from exc
 
 
 @voice_app.command("train", help=msg.VOICE_TRAIN_HELP)
@@ -149,7 +142,7 @@ def voice_train(
         for p in problems[:50]:
             table.add_row(p.kind, ", ".join(p.ids), p.detail)
         err.print(table)
-        raise _fail(msg.VOICE_REFUSED.format(n=len(problems), file=examples))
+        raise fail(msg.VOICE_REFUSED.format(n=len(problems), file=examples))
     store = adapter_store(settings)
     folder = store.next_dir(chosen.name)
     out.print(msg.VOICE_TRAINING.format(n=len(train_pairs), profile=chosen.name, version=folder.name),
@@ -219,7 +212,7 @@ def voice_activate(version: Annotated[str, typer.Argument(help="A version from `
     try:
         adapter_store(settings).activate(chosen.name, version)
     except AdapterError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     out.print(msg.VOICE_ACTIVATED.format(profile=chosen.name, version=version), highlight=False)
 
 
@@ -230,7 +223,7 @@ def voice_rollback(profile: ProfileOpt = None) -> None:
     try:
         now = adapter_store(settings).rollback(chosen.name)
     except AdapterError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     version = now.version if now else "none (rules only)"
     out.print(msg.VOICE_ACTIVATED.format(profile=chosen.name, version=version), highlight=False)
 
@@ -248,27 +241,30 @@ def voice_eval(
     chosen = load(voice_library(settings), profile, settings.voice)
     path = heldout or DATA_DIR / f"{chosen.name}-heldout.jsonl"
     if not path.is_file():
-        raise _fail(msg.VOICE_NO_HELDOUT.format(path=path), 2)
+        raise fail(msg.VOICE_NO_HELDOUT.format(path=path), 2)
     pairs = _pairs(path)[:limit]
     wanted = [s.strip() for s in systems.split(",") if s.strip()]
     unknown = sorted(set(wanted) - {"rules", "base", "adapter"})
     if unknown:
-        raise _fail(msg.VOICE_BAD_SYSTEM.format(system=unknown[0]), 2)
+        raise fail(msg.VOICE_BAD_SYSTEM.format(system=unknown[0]), 2)
     store = adapter_store(settings)
     active = store.active(chosen.name)
     if "adapter" in wanted and active is None:
-        raise _fail(msg.VOICE_NO_ACTIVE.format(profile=chosen.name), 2)
+        raise fail(msg.VOICE_NO_ACTIVE.format(profile=chosen.name), 2)
     results: dict[str, dict[str, float | int]] = {}
     for name in wanted:
-        replies: list[str] = []
+        rows: list[dict[str, object]] = []
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), TimeRemainingColumn(), console=err) as bar:
             task = bar.add_task(msg.VOICE_EVALUATING.format(system=name, n=len(pairs)), total=len(pairs))
-            results[name] = score(_system(name, chosen, settings, active), pairs, chosen, outputs=replies,
+            system, stats = _system(name, chosen, settings, active)
+            results[name] = score(system, pairs, chosen, rows=rows,
                                   progress=partial(_advance, bar, task)).as_dict()
+        if stats is not None and stats.replies:  # how often the decoding had to step in
+            results[name]["kept_from_ending"] = round(stats.kept_from_ending / stats.replies, 3)
+            results[name]["copied"] = round(stats.copied / stats.replies, 3)
         if outputs is not None:
             outputs.mkdir(parents=True, exist_ok=True)
-            rows = review(pairs, replies, chosen)
             (outputs / f"{name}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n"
                                                            for r in rows), encoding="utf-8")
     if active is not None and "adapter" in results and not active.shipped:
@@ -279,11 +275,11 @@ def voice_eval(
         out.print_json(json.dumps(results))
         return
     table = Table(title=msg.VOICE_EVAL_TITLE.format(profile=chosen.name, n=len(pairs)))
-    for col in ("system", "style_score", "fact_preservation", "guard_pass", "s / reply"):
+    for col in ("system", "style_score", "fact_preservation", "guard_pass", "s / reply", "copied"):
         table.add_column(col)
     for name, r in results.items():
         table.add_row(name, *(f"{r[k]:.3f}" for k in ("style_score", "fact_preservation", "guard_pass")),
-                      f"{r['seconds_per_reply']:.2f}")
+                      f"{r['seconds_per_reply']:.2f}", f"{r['copied']:.2f}" if "copied" in r else "")
     out.print(table)
 
 
@@ -296,17 +292,19 @@ def _advance(bar: Progress, task: TaskID, done: int, total: int) -> None:
     bar.update(task, completed=done, total=total)
 
 
-def _system(name: str, profile: VoiceProfile, settings: Settings, active: AdapterVersion | None) -> System:
+def _system(name: str, profile: VoiceProfile, settings: Settings,
+            active: AdapterVersion | None) -> tuple[System, DecodingStats | None]:
     if name == "rules":
-        return rules_system(profile)
+        return rules_system(profile), None
     from bot.voice.lora import LoraStylist, base_system
 
     if name == "base":
-        return base_system(profile, model_cache(settings), max_time_s=EVAL_MAX_TIME_S)
+        stats = DecodingStats()
+        return base_system(profile, model_cache(settings), max_time_s=EVAL_MAX_TIME_S, stats=stats), stats
     assert active is not None
     stylist = LoraStylist(active.path, cache_dir=model_cache(settings), max_time_s=EVAL_MAX_TIME_S)
 
     def reply(text: str, question: str = "") -> str:
         return stylist.restyle(text, profile, question=question)
 
-    return reply
+    return reply, stylist.stats

@@ -7,7 +7,7 @@
 ``style_score`` is the linter's mean compliance (0-1); ``fact_preservation`` the mean share of the
 input's facts (and of its sentences: each one is a claim) kept intact, counted 0 for a reply that
 invents a fact; ``guard_pass`` the share of replies the fact guard would send as they are. A system's
-outputs can be saved for reading (``review``).
+replies can be kept for reading (``score(rows=...)``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from bot.voice import voice_words
 from bot.voice.dataset import Pair
-from bot.voice.facts import check_facts
+from bot.voice.facts import FactCheck, check_facts
 from bot.voice.lint import lint
 from bot.voice.profile import VoiceProfile
 from bot.voice.rewrite import Rewriter
@@ -42,52 +42,42 @@ class SystemScore:
                 "seconds_per_reply": round(self.seconds_per_reply, 2)}
 
 
-def fact_share(source: str, reply: str, profile: VoiceProfile) -> tuple[float, bool]:
-    """(share of the source's facts kept, whether the guard passes the reply as it is)."""
-    check = check_facts(source, reply, protected_terms=profile.protected_terms,
-                        voice_words=voice_words(profile))
+def fact_share(check: FactCheck) -> float:
+    """The share of the source's facts (and sentences) a reply kept, by the guard's check; 0 when it
+    invents one."""
     if check.added:
-        return 0.0, False
+        return 0.0
     total = check.checked
     dropped = len([f for f in check.missing if f.kind != "name"])
-    share = 1.0 if total == 0 else max(0.0, (total - dropped) / total)
-    return share, check.ok
+    return 1.0 if total == 0 else max(0.0, (total - dropped) / total)
 
 
 def score(system: System, pairs: Sequence[Pair], profile: VoiceProfile, *, platform: str = "slack",
-          outputs: list[str] | None = None,
+          rows: list[dict[str, object]] | None = None,
           progress: Callable[[int, int], None] | None = None) -> SystemScore:
+    """Run every pair through ``system`` and score the replies. With ``rows``, one row per reply is
+    appended for a support lead to read: what went in, what came out, which rules it broke and which
+    facts it lost or added."""
     styles, facts, passes, seconds = [], [], [], []
+    words = voice_words(profile)
     for done, p in enumerate(pairs, 1):
         t0 = time.perf_counter()
         reply = system(p.input, p.question)
         seconds.append(time.perf_counter() - t0)
-        if outputs is not None:
-            outputs.append(reply)
-        styles.append(lint(reply, profile, platform).score)
-        share, ok = fact_share(p.input, reply, profile)
-        facts.append(share)
-        passes.append(1.0 if ok else 0.0)
+        report = lint(reply, profile, platform)
+        check = check_facts(p.input, reply, protected_terms=profile.protected_terms, voice_words=words)
+        styles.append(report.score)
+        facts.append(fact_share(check))
+        passes.append(1.0 if check.ok else 0.0)
+        if rows is not None:
+            rows.append({"id": p.id, "question": p.question, "input": p.input, "reply": reply,
+                         "style_score": round(report.score, 3),
+                         "broken_rules": {r.rule: r.detail for r in report.failed()},
+                         "facts": check.reason(), "guard_pass": check.ok})
         if progress is not None:
             progress(done, len(pairs))
     mean = statistics.fmean if pairs else (lambda xs: 0.0)
     return SystemScore(mean(styles), mean(facts), mean(passes), len(pairs), mean(seconds))
-
-
-def review(pairs: Sequence[Pair], replies: Sequence[str], profile: VoiceProfile,
-           platform: str = "slack") -> list[dict[str, object]]:
-    """One row per reply for a support lead to read: what went in, what came out, which rules it broke
-    and which facts it lost or added."""
-    rows: list[dict[str, object]] = []
-    for p, reply in zip(pairs, replies, strict=True):
-        check = check_facts(p.input, reply, protected_terms=profile.protected_terms,
-                            voice_words=voice_words(profile))
-        report = lint(reply, profile, platform)
-        rows.append({"id": p.id, "question": p.question, "input": p.input, "reply": reply,
-                     "style_score": round(report.score, 3),
-                     "broken_rules": {r.rule: r.detail for r in report.failed()},
-                     "facts": check.reason(), "guard_pass": check.ok})
-    return rows
 
 
 def rules_system(profile: VoiceProfile, platform: str = "slack") -> System:

@@ -85,10 +85,15 @@ def negations(text: str) -> int:
     return len(_NEGATION.findall(prose))
 
 
+def split_sentences(text: str) -> list[str]:
+    """A text's sentences and list items, stripped, empty ones left out."""
+    return [s.strip() for s in _SPLIT.split(text) if s.strip()]
+
+
 def claims(text: str, vocabulary: Iterable[str] = ()) -> list[str]:
     """The sentences (and list items) with at least four content words: what a rewording must say too."""
     words = tuple(vocabulary)
-    return [s.strip() for s in _SPLIT.split(text) if len(content_words(s, words)) >= 4]
+    return [s for s in split_sentences(text) if len(content_words(s, words)) >= 4]
 
 
 @dataclass(frozen=True, order=True)

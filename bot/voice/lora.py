@@ -11,18 +11,18 @@ peft are imported only when an adapter is trained or loaded.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
 import shutil
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.local_llm import load_local_model
+from bot.local_llm import LocalModel, load_local_model
 from bot.voice import prompt_for
 from bot.voice.dataset import Pair, dataset_hash
 from bot.voice.profile import VoiceProfile
@@ -182,69 +182,88 @@ def write_meta(folder: Path, meta: dict[str, Any]) -> None:
 
 
 class LoraStylist:
-    """A trained adapter on the base model, rewording answers (``bot.voice.Stylist``). One generation at
-    a time: the model is shared by the answer threads."""
+    """A trained adapter rewording answers (``bot.voice.Stylist``). It is loaded into the process's one
+    SmolLM2 (``bot.local_llm.load_local_model``), the model the `local` answer backend writes with:
+    no second copy of the weights, and one generation at a time, each with its own adapter on or off."""
 
     def __init__(self, folder: Path, *, cache_dir: Path, max_time_s: float = 20.0) -> None:
-        from peft import PeftModel
-
-        tokenizer, base = _fresh_base(cache_dir)
-        self.tokenizer = tokenizer
-        self.model = PeftModel.from_pretrained(base, str(folder))
-        self.model.eval()
+        self.local = load_local_model(cache_dir)
+        self.name = "voice-" + hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:12]
+        self.local.add_adapter(folder, self.name)
         self.version = folder.name
         self.max_time_s = max_time_s
-        self._lock = threading.Lock()
+        self.stats = DecodingStats()
 
     def restyle(self, text: str, profile: VoiceProfile, *, question: str = "") -> str:
-        return generate(self.tokenizer, self.model, messages_for(profile, text, question=question), text,
-                        profile=profile, max_time_s=self.max_time_s, lock=self._lock)
+        return generate(self.local, messages_for(profile, text, question=question), text, adapter=self.name,
+                        profile=profile, max_time_s=self.max_time_s, stats=self.stats)
 
 
-def generate(tokenizer: Any, model: Any, messages: list[dict[str, str]], source: str, *,
-             profile: VoiceProfile | None = None, max_time_s: float = 20.0,
-             lock: threading.Lock | None = None) -> str:
-    """Greedy decoding, with room for a reworded answer a little longer than its source; with a
-    ``profile``, fact-constrained (``bot.voice.decoding``): no end while a fact is missing, no new
-    numbers."""
+@dataclass
+class DecodingStats:
+    """What fact-constrained decoding did, over the replies written so far."""
+
+    replies: int = 0
+    kept_from_ending: int = 0  # replies that wanted to end with a fact missing
+    copied: int = 0  # replies into which missing sentences were copied
+
+    def add(self, constraint: Any) -> None:
+        self.replies += 1
+        self.kept_from_ending += constraint.first_end is not None
+        self.copied += bool(constraint.copied)
+
+
+def generate(local: LocalModel, messages: list[dict[str, str]], source: str, *, adapter: str | None = None,
+             profile: VoiceProfile | None = None, max_time_s: float = 20.0, copy: bool = True,
+             stats: DecodingStats | None = None) -> str:
+    """Greedy decoding with the named ``adapter`` on (None: the base model), with room for a reworded
+    answer a little longer than its source; with a ``profile``, fact-constrained
+    (``bot.voice.decoding``): no end while a fact is missing, no new numbers, and (``copy``) the
+    sentences that hold missing facts copied in where it would end."""
     import torch
     from transformers import LogitsProcessorList
 
     from bot.voice import voice_words
     from bot.voice.decoding import FactConstraint
+    from bot.voice.rewrite import Rewriter
 
+    tokenizer = local.tokenizer
     enc = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
                                         return_dict=True)
     prompt_len = enc["input_ids"].shape[1]
-    budget = int(len(tokenizer(source, add_special_tokens=False)["input_ids"]) * 1.6) + 40
+    source_len = len(tokenizer(source, add_special_tokens=False)["input_ids"])
+    budget = int(source_len * 1.6) + 40
+    room = budget
     processors = LogitsProcessorList()
     constraint = None
     if profile is not None:
         stops = [tokenizer.convert_tokens_to_ids("<|im_end|>"), tokenizer.eos_token_id]
         constraint = FactConstraint(tokenizer, source, prompt_len, protected_terms=profile.protected_terms,
                                     voice_words=voice_words(profile), stop_ids=stops,
-                                    sign_offs=profile.sign_off.phrases)
+                                    sign_offs=profile.sign_off.phrases,
+                                    copy=Rewriter(profile).swap_words if copy else None, limit=budget)
         processors.append(constraint)
-    with lock or threading.Lock(), torch.inference_mode():
-        out = model.generate(**enc, max_new_tokens=budget, max_time=max_time_s, do_sample=False,
+        room = budget + (source_len + 16 if copy else 0)  # a copy begun near the limit is finished
+    with local.using(adapter) as model, torch.inference_mode():
+        out = model.generate(**enc, max_new_tokens=room, max_time=max_time_s, do_sample=False,
                              pad_token_id=tokenizer.eos_token_id, logits_processor=processors)
     ids = out[0][prompt_len:].tolist()
     if constraint is not None:
+        if stats is not None:
+            stats.add(constraint)
         return constraint.finish(ids).strip()
     return str(tokenizer.decode(ids, skip_special_tokens=True)).strip()
 
 
-def base_system(profile: VoiceProfile, cache_dir: Path,
-                max_time_s: float = 20.0) -> Callable[[str, str], str]:
+def base_system(profile: VoiceProfile, cache_dir: Path, max_time_s: float = 20.0,
+                stats: DecodingStats | None = None) -> Callable[[str, str], str]:
     """The base model prompted with the profile, no adapter (the `base` row of `voice eval`):
     ``(answer, question) -> reply``."""
     local = load_local_model(cache_dir)
-    lock = threading.Lock()
 
     def reply(text: str, question: str = "") -> str:
         messages = messages_for(profile, text, question=question, full_profile=True)
-        return generate(local.tokenizer, local.model, messages, text, profile=profile, max_time_s=max_time_s,
-                        lock=lock)
+        return generate(local, messages, text, profile=profile, max_time_s=max_time_s, stats=stats)
 
     return reply
 

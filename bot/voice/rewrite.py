@@ -35,8 +35,7 @@ class Rewriter:
         body, greeting = self._split_greeting(text.strip())
         body, sign_off = self._split_sign_off(body)
         masked, kept = protect(body, p.protected_terms)
-        for pattern, replacement in self._swaps:
-            masked = pattern.sub(functools.partial(_swap, replacement=replacement), masked)
+        masked = self._swap_masked(masked)
         masked = _limit_emoji(masked, p.emoji.max if fmt.emoji else 0, p.emoji.only)
         masked = _tidy(masked)
         if not fmt.headings:
@@ -45,6 +44,17 @@ class Rewriter:
         masked = _limit_exclamations(masked, max(0, p.max_exclamations - bookends.count("!")))
         body = restore(masked, kept).strip()
         return self._assemble(body, greeting, sign_off, fmt.max_words or p.max_words)
+
+    def swap_words(self, text: str) -> str:
+        """Only the banned phrases' replacements and the preferred terms, facts untouched (for text
+        copied from a grounded answer into a reply)."""
+        masked, kept = protect(text, self.profile.protected_terms)
+        return restore(_tidy(self._swap_masked(masked)), kept)
+
+    def _swap_masked(self, masked: str) -> str:
+        for pattern, replacement in self._swaps:
+            masked = pattern.sub(functools.partial(_swap, replacement=replacement), masked)
+        return masked
 
     def _split_greeting(self, text: str) -> tuple[str, str | None]:
         mode, phrases = self.profile.greeting.mode, self.profile.greeting.phrases

@@ -119,7 +119,8 @@ def test_train_refuses_a_dirty_set_with_a_report(tmp_path: Path) -> None:
 def test_a_tiny_training_run_lowers_the_loss_and_changes_the_output(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    from bot.voice.lora import LoraStylist, TrainSettings, base_system, train
+    from bot.local_llm import load_local_model
+    from bot.voice.lora import LoraStylist, TrainSettings, base_system, generate, messages_for, train
 
     cache = tmp_path_factory.mktemp("voice-models")
     pairs = [Pair(f"p{i}", f"Exports take {i} minutes [1]. Click **Export**.",
@@ -133,10 +134,19 @@ def test_a_tiny_training_run_lowers_the_loss_and_changes_the_output(
     assert meta["base_model"].startswith("SmolLM2-135M") and meta["created"]
     config = json.loads((tmp_path / "v1" / "adapter_config.json").read_text(encoding="utf-8"))
     assert config["base_model_name_or_path"] == "SmolLM2-135M-Instruct"  # no path of this machine
-    question = "Exports take 9 minutes [1]. Click **Export**."
-    adapted = LoraStylist(tmp_path / "v1", cache_dir=cache, max_time_s=15).restyle(question, CADENCE)
-    base = base_system(CADENCE, cache, max_time_s=15)(question)
-    assert adapted and adapted != base
+    answer = "Exports take 9 minutes [1]. Click **Export**."
+    local = load_local_model(cache)
+    messages = messages_for(CADENCE, answer)
+    plain = generate(local, messages, answer, profile=CADENCE, max_time_s=15)  # same prompt, no adapter
+    answered = local.generate(messages, max_new_tokens=16).text  # as the `local` answer backend writes
+    stylist = LoraStylist(tmp_path / "v1", cache_dir=cache, max_time_s=15)
+    assert stylist.local is local  # loaded into the answer model, not into a second copy of it
+    adapted = stylist.restyle(answer, CADENCE)
+    assert adapted and adapted != plain
+    # the model is shared: whatever else uses it writes with the adapter off
+    assert generate(local, messages, answer, profile=CADENCE, max_time_s=15) == plain
+    assert local.generate(messages, max_new_tokens=16).text == answered
+    assert base_system(CADENCE, cache, max_time_s=15)(answer)
 
 
 def test_eval_scores_a_system_that_drops_or_invents_a_fact_below_one_that_keeps_them() -> None:

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot.voice import voice_words
-from bot.voice.decoding import FactConstraint, invents_number, number_runs
+from bot.voice.decoding import FactConstraint, invents_number, missing_sentences, number_runs
 from bot.voice.profile import PROFILES_DIR, load_profile
+from bot.voice.rewrite import Rewriter
 
 CADENCE = load_profile(PROFILES_DIR / "cadence.yml")
 SOURCE = "Exports take 14 days [1]. They cost $20 [2]. Ask support@cadence.example for help [1]."
@@ -46,11 +47,12 @@ def tokenizer(tmp_path_factory: pytest.TempPathFactory) -> object:
     return AutoTokenizer.from_pretrained(folder, local_files_only=True)
 
 
-def _constraint(tokenizer: object, prompt: list[int]) -> FactConstraint:
+def _constraint(tokenizer: object, prompt: list[int], *, source: str = SOURCE, copy: bool = False) -> FactConstraint:
     end = tokenizer.convert_tokens_to_ids("<|im_end|>")  # type: ignore[attr-defined]
-    return FactConstraint(tokenizer, SOURCE, len(prompt), protected_terms=CADENCE.protected_terms,
+    return FactConstraint(tokenizer, source, len(prompt), protected_terms=CADENCE.protected_terms,
                           voice_words=voice_words(CADENCE), stop_ids=[end],
-                          sign_offs=CADENCE.sign_off.phrases)
+                          sign_offs=CADENCE.sign_off.phrases,
+                          copy=Rewriter(CADENCE).swap_words if copy else None)
 
 
 def _step(tokenizer: object, written: str, favourite: str | int) -> tuple[object, list[int], FactConstraint]:
@@ -95,8 +97,8 @@ def test_a_real_generation_writes_no_number_its_source_lacks(tmp_path: Path,
     local = load_local_model(tmp_path_factory.mktemp("voice-models"))
     # asked to count, the base model reaches for numbers of its own; the constraint leaves it only the source's
     messages = [{"role": "user", "content": "Write the numbers from 1 to 9, separated by commas."}]
-    free = generate(local.tokenizer, local.model, messages, SOURCE, max_time_s=20)
-    held = generate(local.tokenizer, local.model, messages, SOURCE, profile=CADENCE, max_time_s=20)
+    free = generate(local, messages, SOURCE, max_time_s=20)
+    held = generate(local, messages, SOURCE, profile=CADENCE, max_time_s=20)
     allowed = set(re.findall(r"\d+", SOURCE))
     assert set(re.findall(r"\d+", free)) - allowed  # the test can fail: free decoding invents numbers
     assert not set(re.findall(r"\d+", held)) - allowed, held
@@ -115,3 +117,105 @@ def test_writing_kept_from_ending_is_kept_only_as_far_as_it_brings_facts_in(toke
         own_end + " Ask support@cadence.example for help [1]."
     constraint.first_end = None  # never kept from ending: the reply is the model's, whole
     assert constraint.finish(encode(looping, add_special_tokens=False)["input_ids"]) == looping
+
+
+def test_the_sentences_that_hold_missing_facts_are_found_in_order() -> None:
+    terms, words = CADENCE.protected_terms, voice_words(CADENCE)
+    assert missing_sentences(SOURCE, "Hi! Exports take 14 days [1].", terms, words) == [
+        "They cost $20 [2].", "Ask support@cadence.example for help [1]."]
+    assert missing_sentences(SOURCE, SOURCE, terms, words) == []
+    # a sentence with no number or name is missing when the reply left out most of its words
+    source = "Exports take 14 days [1]. Archived projects stay readable by every teammate forever."
+    assert missing_sentences(source, "Exports take 14 days [1].", terms, words) == [source.split(". ")[1]]
+
+
+def _run(tokenizer: object, constraint: FactConstraint, written: str, plan: str = "", after: str = "") -> list[int]:
+    """Greedy decoding by hand, with a scripted model: it would write ``plan`` and end; once something
+    has been copied in, it would write ``after`` too before it ends. The constraint decides what is
+    written."""
+    import torch
+
+    encode = tokenizer.__call__  # type: ignore[operator]
+    end = tokenizer.convert_tokens_to_ids("<|im_end|>")  # type: ignore[attr-defined]
+    ids = encode(written, add_special_tokens=False)["input_ids"]
+    wants = encode(plan, add_special_tokens=False)["input_ids"] if plan else []
+    tail = encode(after, add_special_tokens=False)["input_ids"] if after else []
+    for _ in range(300):
+        if not wants and constraint.copy_end is not None and tail:
+            wants, tail = tail, []
+        scores = torch.zeros((1, len(tokenizer)))  # type: ignore[arg-type]
+        scores[0, wants[0] if wants else end] = 10.0
+        chosen = int(constraint(torch.tensor([ids]), scores)[0].argmax())
+        if chosen == end:
+            return ids
+        if wants and chosen == wants[0]:
+            wants.pop(0)
+        ids.append(chosen)
+    raise AssertionError("the reply never ended")
+
+
+def test_where_the_reply_would_end_without_a_fact_the_sentence_that_holds_it_is_copied_in(
+        tokenizer: object) -> None:
+    source = "Exports take 14 days [1]. To cancel one, click on **Stop export** [2]."
+    written = "Hi there! 👋 Exports take 14 days [1]."
+    constraint = _constraint(tokenizer, [], source=source, copy=True)
+    ids = _run(tokenizer, constraint, written, "\n\nHappy creating! 🚀")  # the model would sign off now
+    # the missing sentence, with the profile's word swap ("click on" -> "select"), in the paragraph
+    # the model had opened, then the sign-off
+    assert constraint.copied == "To cancel one, select **Stop export** [2]."
+    assert constraint.finish(ids) == (written + "\n\nTo cancel one, select **Stop export** [2]."
+                                      "\n\nHappy creating! 🚀")
+    assert constraint.blocked_ends == 1 and not constraint.cut_off
+
+    # without copying, the same model can only be kept from ending, and it brings nothing in
+    plain = _constraint(tokenizer, [], source=source)
+    ids = _run(tokenizer, plain, written, "\n\nHappy creating! 🚀")
+    assert plain.copied == "" and plain.cut_off and plain.finish(ids).strip() == written
+
+
+def test_after_a_copy_the_models_own_tail_is_dropped_when_it_runs_on_or_adds_a_fact(tokenizer: object) -> None:
+    source = "Exports take 14 days [1]. To cancel one, select **Stop export** [2]."
+    written = "Hi there! Exports take 14 days [1]."
+    copy = " To cancel one, select **Stop export** [2]."
+    constraint = _constraint(tokenizer, [], source=source, copy=True)
+    ids = _run(tokenizer, constraint, written, after=" 🎉" * 120)
+    assert constraint.cut_off and constraint.finish(ids) == written + copy
+
+    constraint = _constraint(tokenizer, [], source=source, copy=True)
+    ids = _run(tokenizer, constraint, written, after=" Ask Jordan from Billing.")
+    assert not constraint.cut_off and constraint.finish(ids) == written + copy
+
+    constraint = _constraint(tokenizer, [], source=source, copy=True)
+    ids = _run(tokenizer, constraint, written, after=" Happy creating!")
+    assert constraint.finish(ids) == written + copy + " Happy creating!"
+
+
+def test_the_model_writes_at_most_its_limit_but_a_copy_under_way_is_finished(tokenizer: object) -> None:
+    end = tokenizer.convert_tokens_to_ids("<|im_end|>")  # type: ignore[attr-defined]
+    rambling = FactConstraint(tokenizer, "Exports are free.", 0, stop_ids=[end], limit=5)
+    assert len(_run(tokenizer, rambling, "", plan=" and so on" * 20)) == 5 and rambling.cut_off
+    source = "Exports take 14 days [1]. To cancel one, select **Stop export** [2]."
+    written = "Hi there! Exports take 14 days [1]."
+    encode = tokenizer.__call__  # type: ignore[operator]
+    at_limit = len(encode(written, add_special_tokens=False)["input_ids"])
+    copying = _constraint(tokenizer, [], source=source, copy=True)
+    copying.limit = at_limit + 1  # the model wants to end one token before its limit
+    ids = _run(tokenizer, copying, written, after=" Happy creating!")
+    assert copying.finish(ids) == written + " To cancel one, select **Stop export** [2]."  # no room left
+
+
+def test_a_real_generation_that_would_stop_short_keeps_every_fact(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    from bot.local_llm import load_local_model
+    from bot.voice.facts import check_facts
+    from bot.voice.lora import DecodingStats, generate
+
+    local = load_local_model(tmp_path_factory.mktemp("voice-models"))
+    messages = [{"role": "user", "content": "Reply with one word: OK."}]
+    stats = DecodingStats()
+    held = generate(local, messages, SOURCE, profile=CADENCE, max_time_s=30, stats=stats)
+    free = generate(local, messages, SOURCE, max_time_s=30)
+    words = voice_words(CADENCE)
+    assert not check_facts(SOURCE, free, protected_terms=CADENCE.protected_terms, voice_words=words).ok
+    assert check_facts(SOURCE, held, protected_terms=CADENCE.protected_terms, voice_words=words).missing == ()
+    assert stats.replies == 1 and stats.copied == 1 and stats.kept_from_ending == 1
