@@ -127,7 +127,7 @@ class ProfileVoice:
             log.warning("voice adapter failed (%s): rules only", type(exc).__name__)
             return rules_text, f"{profile.name}/rules (adapter failed: {type(exc).__name__})"
         check = check_facts(grounded, styled, protected_terms=profile.protected_terms,
-                            voice_words=voice_words(profile))
+                            voice_words=voice_words(profile), question=answer.question)
         if not check.ok:
             log.info("voice adapter output rejected by the fact guard: %s", check.reason())
             return rules_text, f"{profile.name}/rules (adapter rejected: {check.reason()})"

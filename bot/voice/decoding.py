@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.voice.facts import check_facts, split_sentences
+from bot.voice.facts import FactCheck, check_facts, split_sentences
 
 _DIGITS = re.compile(r"\d+")
 _SENTENCE_END = re.compile(r"(?<=[.!?\]])(?=\s)|\n")
@@ -210,7 +210,7 @@ class FactConstraint:
                 best, fewest = cut, missing
         return text[:best]
 
-    def _check(self, written: str) -> Any:
+    def _check(self, written: str) -> FactCheck:
         return check_facts(self.source, written, protected_terms=self.protected_terms,
                            voice_words=self.voice_words)
 

@@ -65,7 +65,8 @@ def score(system: System, pairs: Sequence[Pair], profile: VoiceProfile, *, platf
         reply = system(p.input, p.question)
         seconds.append(time.perf_counter() - t0)
         report = lint(reply, profile, platform)
-        check = check_facts(p.input, reply, protected_terms=profile.protected_terms, voice_words=words)
+        check = check_facts(p.input, reply, protected_terms=profile.protected_terms, voice_words=words,
+                            question=p.question)
         styles.append(report.score)
         facts.append(fact_share(check))
         passes.append(1.0 if check.ok else 0.0)

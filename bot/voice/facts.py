@@ -182,10 +182,12 @@ class FactCheck:
 
 
 def check_facts(source: str, rewritten: str, *, protected_terms: Iterable[str] = (),
-                voice_words: str = "") -> FactCheck:
+                voice_words: str = "", question: str = "") -> FactCheck:
     """Every fact of ``source`` is in ``rewritten`` and ``rewritten`` adds none. ``voice_words``: the
     profile's own vocabulary (its phrases, names, banned and preferred words), which a voice may add
-    or take away without changing a fact."""
+    or take away without changing a fact. ``question``: what the asker wrote; a name from it ("a
+    Teams message") may be repeated, but not a number, link or label (the asker's "30 days?" is no
+    source for "30 days")."""
     terms = tuple(protected_terms)
     before = {f for _, _, f in find_facts(source, terms)}
     after = {f for _, _, f in find_facts(rewritten, terms)}
@@ -202,8 +204,10 @@ def check_facts(source: str, rewritten: str, *, protected_terms: Iterable[str] =
         words = content_words(sentence, vocabulary)
         if len(words & said) < COVERED * len(words):
             missing.append(Fact("sentence", sentence if len(sentence) <= 60 else sentence[:57] + "..."))
+    asked = question.casefold()
     added += [Fact("name", n) for n in names(rewritten)
-              if n.casefold() not in source_words and n.casefold() not in vocabulary]
+              if n.casefold() not in source_words and n.casefold() not in vocabulary
+              and not re.search(rf"(?<!\w){re.escape(n.casefold())}(?!\w)", asked)]
     before_neg, after_neg = negations(source), negations(rewritten)
     if after_neg < before_neg:  # "Cadence never deletes content" -> "It deletes content": a claim reversed
         added.append(Fact("negation", f"{before_neg - after_neg} of the answer's {before_neg} negations "

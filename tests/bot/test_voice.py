@@ -227,3 +227,17 @@ def test_the_guard_rejects_a_rewording_that_loses_a_negation() -> None:
                        voice_words=voice_words(CADENCE)).ok
     assert check_facts("Invoices go to the billing email, not to each member [1].",
                        "Invoices go to the billing email rather than to each member [1].").ok
+
+
+def test_a_name_from_the_question_may_be_repeated_but_not_a_number_from_it() -> None:
+    source = "Click **More actions → Create Cadence task** on a message [1]."
+    reply = "Hi! To make a task from a Teams message, select **More actions → Create Cadence task** [1]."
+    words = voice_words(CADENCE)
+    alone = check_facts(source, reply, protected_terms=CADENCE.protected_terms, voice_words=words)
+    assert [(f.kind, f.value) for f in alone.added] == [("name", "Teams")]  # a name from nowhere
+    asked = check_facts(source, reply, protected_terms=CADENCE.protected_terms, voice_words=words,
+                        question="How do I create a task from a Teams message?")
+    assert asked.ok  # the asker said it
+    confirmed = check_facts("Exports take a few days [1].", "Yes, exports take 30 days [1].",
+                            question="Do exports take 30 days?")
+    assert [f.kind for f in confirmed.added] == ["number"]  # the asker's number is no source
