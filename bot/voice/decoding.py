@@ -84,11 +84,6 @@ def invents_number(written: str, piece: str, numbers: Numbers) -> bool:
     return False
 
 
-def facts_missing(source: str, written: str, protected_terms: Iterable[str], voice_words: str) -> bool:
-    check = check_facts(source, written, protected_terms=protected_terms, voice_words=voice_words)
-    return bool(check.missing)
-
-
 def missing_sentences(source: str, written: str, protected_terms: Iterable[str],
                       voice_words: str) -> list[str]:
     """The sentences of ``source``, in order, that hold a fact ``written`` lacks, or that it left out."""
@@ -145,7 +140,7 @@ class FactConstraint:
             best = int(row.argmax())
             if best in self.stop_ids:
                 written = self._decode(ids) if written is None else written
-                if facts_missing(self.source, written, self.protected_terms, self.voice_words):
+                if self._check(written).missing:
                     if self.first_end is None:
                         self.first_end = len(ids)
                     self.blocked_ends += 1
